@@ -1,0 +1,1 @@
+"""Where collected files go and how they are named: filesystem, manifest, compress."""

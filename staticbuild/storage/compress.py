@@ -1,0 +1,373 @@
+"""Precompressed siblings ``NAME.gz`` / ``NAME.br``, byte for byte as WhiteNoise writes them.
+
+The rules are WhiteNoise's (``whitenoise/compress.py``, 6.x), so that its middleware finds
+and serves our files exactly as it would serve its own:
+
+* names whose extension is in the skip list are never compressed; the test is WhiteNoise's
+  regex ``\\.(ext|...)$``, case-insensitive, and a custom list *replaces* the default one
+  (``WHITENOISE_SKIP_COMPRESS_EXTENSIONS``);
+* gzip at ``compresslevel=9``, ``mtime=0`` and an empty file name in the header, so the
+  bytes depend only on the content (WhiteNoise writes no name either);
+* brotli at its default quality (11);
+* a compressed copy is kept only when ``len(compressed) / len(original) <= 0.95``; an
+  empty file never is;
+* when brotli is wanted and is not effective, gzip is not even tried (WhiteNoise's
+  shortcut: gzip never beats brotli), so no ``.gz`` is written either.
+
+``min_size`` is ours (WhiteNoise has none; the default 0 keeps its behaviour).
+
+Compression is pure, so :class:`CompressCache` remembers it by content: for each sha256
+of an input and each encoding, either "not worth it" or the compressed blob, stored as a
+file named by that digest. A later apply that must rewrite ``x.css.br`` copies the blob
+instead of recompressing. Brotli at quality 11 runs at about 0.5 MB/s, so big batches go
+to a process pool (the work is CPU-bound; threads would share one core's worth of GIL
+between the pure-Python parts); small batches stay in-process, where a pool's start-up
+would cost more than it saves.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import io
+import os
+import re
+import zlib
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import brotli
+import msgspec
+
+from staticbuild.errors import PostProcessError
+
+#: Encoding name -> suffix of the sibling file, in the order WhiteNoise tries them.
+SUFFIXES: dict[str, str] = {"br": ".br", "gzip": ".gz"}
+
+#: WhiteNoise's ``Compressor.SKIP_COMPRESS_EXTENSIONS`` (already compressed formats).
+SKIP_EXTENSIONS: tuple[str, ...] = (
+    "jpg", "jpeg", "png", "gif", "webp",  # images
+    "zip", "gz", "tgz", "bz2", "tbz", "xz", "br",  # compressed files
+    "swf", "flv",  # flash
+    "woff", "woff2",  # fonts
+    "3gp", "3gpp", "asf", "avi", "m4v", "mov", "mp4", "mpeg", "mpg", "webm", "wmv",  # video
+)  # fmt: skip
+
+#: WhiteNoise's threshold: keep a copy only if it is at most this fraction of the original.
+MAX_RATIO = 0.95
+
+# Cache folders are named after the codec and its library version: another zlib or
+# brotli may produce other (equally valid) bytes, and a cache must never mix them.
+_CODECS: dict[str, str] = {
+    "gzip": f"gzip-9-zlib{zlib.ZLIB_RUNTIME_VERSION}",
+    "br": f"br-11-brotli{getattr(brotli, '__version__', 'unknown')}",
+}
+
+# Rough throughput (bytes/s) on one core, used only to decide whether a pool pays off.
+_SPEED = {"br": 500_000, "gzip": 25_000_000}
+_POOL_MIN_SECONDS = 0.25
+_CHUNK_BYTES = 256 * 1024
+
+
+class CompressOptions(msgspec.Struct, frozen=True):
+    """What to compress: which encodings, and which files are worth trying."""
+
+    encodings: tuple[str, ...] = ()
+    min_size: int = 0
+    skip_extensions: tuple[str, ...] = SKIP_EXTENSIONS
+
+    def __post_init__(self) -> None:
+        unknown = [e for e in self.encodings if e not in SUFFIXES]
+        if unknown:
+            raise ValueError(f"unknown encoding(s) {unknown}; expected any of {list(SUFFIXES)}")
+
+    @property
+    def ordered_encodings(self) -> tuple[str, ...]:
+        """The wanted encodings, brotli first (WhiteNoise's order; see the module doc)."""
+        return tuple(e for e in SUFFIXES if e in self.encodings)
+
+
+class Compressed(msgspec.Struct, frozen=True):
+    """The outcome for one content and one encoding.
+
+    ``blob`` is the cached compressed file (absolute path) and ``digest`` its sha256;
+    both are ``None`` when compression is not worth it.
+    """
+
+    encoding: str
+    blob: str | None = None
+    digest: str | None = None
+    size: int = 0
+
+    @property
+    def worth_it(self) -> bool:
+        """True when a ``.gz`` / ``.br`` sibling should exist."""
+        return self.blob is not None
+
+
+@dataclass
+class CompressStats:
+    """Work done by a :class:`CompressCache`; tests count this instead of timing."""
+
+    hits: int = 0  # (content, encoding) pairs answered from the cache
+    compressed: int = 0  # compressions actually run, one per (content, encoding)
+    bytes_read: int = 0  # input bytes read to compress
+    pooled_batches: int = 0  # batches handed to the process pool
+
+
+@functools.lru_cache(maxsize=16)
+def _skip_re(extensions: tuple[str, ...]) -> re.Pattern[str]:
+    # Same expression as whitenoise.compress.Compressor.get_extension_re.
+    if not extensions:
+        return re.compile("^$")
+    return re.compile(r"\.({})$".format("|".join(map(re.escape, extensions))), re.IGNORECASE)
+
+
+def wants_compression(name: str, size: int, options: CompressOptions) -> bool:
+    """Whether ``name`` (``size`` bytes) is a candidate for ``.gz`` / ``.br`` siblings."""
+    if not options.encodings or size == 0 or size < options.min_size:
+        return False
+    return not _skip_re(options.skip_extensions).search(name)
+
+
+def compress_gzip(data: bytes) -> bytes:
+    """Gzip ``data`` exactly as WhiteNoise does (level 9, no timestamp, no file name)."""
+    out = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=9, mtime=0) as gz:
+        gz.write(data)
+    return out.getvalue()
+
+
+def compress_brotli(data: bytes) -> bytes:
+    """Brotli ``data`` at the default quality, as WhiteNoise does."""
+    return bytes(brotli.compress(data))
+
+
+def is_effective(original_size: int, compressed_size: int) -> bool:
+    """WhiteNoise's rule: worth keeping when at most 95% of a non-empty original."""
+    return original_size > 0 and compressed_size / original_size <= MAX_RATIO
+
+
+_CODERS = {"gzip": compress_gzip, "br": compress_brotli}
+
+# One job for a worker: (digest, source path or bytes, encodings still unknown).
+_Job = tuple[str, "str | bytes", tuple[str, ...]]
+# One answer: (digest, encoding, blob digest or None, blob size) or (digest, "!", path, 0).
+_Answer = tuple[str, str, "str | None", int]
+
+
+def _blob_path(root: str, encoding: str, digest: str) -> str:
+    return os.path.join(root, _CODECS[encoding], digest[:2], digest)
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _work(root: str, jobs: Sequence[_Job]) -> list[_Answer]:
+    """Compress a chunk of jobs, writing blobs into the cache; runs in a worker or inline."""
+    answers: list[_Answer] = []
+    for digest, source, encodings in jobs:
+        if isinstance(source, bytes):
+            data = source
+        else:
+            with open(source, "rb") as f:
+                data = f.read()
+        if hashlib.sha256(data).hexdigest() != digest:
+            # The file changed since it was planned: never file it under the old digest.
+            answers.append((digest, "!", source if isinstance(source, str) else "<bytes>", 0))
+            continue
+        for encoding in encodings:
+            blob = _CODERS[encoding](data)
+            if not is_effective(len(data), len(blob)):
+                answers.append((digest, encoding, None, len(data)))
+                if encoding == "br":
+                    break  # WhiteNoise: if brotli is not effective, gzip won't be either
+                continue
+            _write_atomic(_blob_path(root, encoding, digest), blob)
+            answers.append((digest, encoding, hashlib.sha256(blob).hexdigest(), len(blob)))
+    return answers
+
+
+class _Entry(msgspec.Struct, array_like=True, frozen=True):
+    """One line of an index log: content digest -> blob digest (None: not worth it)."""
+
+    source: str
+    blob: str | None
+    size: int
+
+
+class CompressCache:
+    """Content-addressed compression results, kept on disk under ``folder``.
+
+    Layout: ``folder/<codec>/index.log`` (JSON lines, append-only, last line wins) and
+    ``folder/<codec>/<d[:2]>/<d>`` for each worthwhile blob, ``d`` the input's sha256.
+    A lost or corrupt blob is simply recompressed; a truncated last log line is ignored.
+    ``folder`` belongs to staticbuild's state (``.staticbuild/``), never the destination.
+    """
+
+    def __init__(self, folder: Path, *, workers: int | None = None) -> None:
+        self.folder = Path(folder).absolute()
+        self.stats = CompressStats()
+        self.workers = workers if workers is not None else len(os.sched_getaffinity(0))
+        self._index: dict[str, dict[str, _Entry]] | None = None
+
+    # -- index -----------------------------------------------------------------------
+
+    def _log(self, encoding: str) -> Path:
+        return self.folder / _CODECS[encoding] / "index.log"
+
+    def _load(self) -> dict[str, dict[str, _Entry]]:
+        if self._index is None:
+            decoder = msgspec.json.Decoder(_Entry)
+            self._index = {}
+            for encoding in SUFFIXES:
+                entries: dict[str, _Entry] = {}
+                try:
+                    lines = self._log(encoding).read_bytes().splitlines()
+                except FileNotFoundError:
+                    lines = []
+                for line in lines:
+                    try:
+                        entry = decoder.decode(line)
+                    except msgspec.DecodeError:
+                        continue  # a write cut short by a crash
+                    entries[entry.source] = entry
+                self._index[encoding] = entries
+        return self._index
+
+    def _record(self, entries: Iterable[tuple[str, _Entry]]) -> None:
+        index = self._load()
+        lines: dict[str, list[bytes]] = {}
+        for encoding, entry in entries:
+            index[encoding][entry.source] = entry
+            lines.setdefault(encoding, []).append(msgspec.json.encode(entry) + b"\n")
+        for encoding, chunk in lines.items():
+            log = self._log(encoding)
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "ab") as f:  # one write per batch: appends do not interleave
+                f.write(b"".join(chunk))
+
+    # -- queries ---------------------------------------------------------------------
+
+    def lookup(self, digest: str, encoding: str) -> Compressed | None:
+        """What is known for this content and encoding; ``None`` when unknown."""
+        entry = self._load()[encoding].get(digest)
+        if entry is None:
+            return None
+        if entry.blob is None:
+            return Compressed(encoding)
+        blob = _blob_path(str(self.folder), encoding, digest)
+        if not os.path.exists(blob):
+            return None
+        return Compressed(encoding, blob, entry.blob, entry.size)
+
+    def read(self, result: Compressed) -> bytes | None:
+        """The blob's bytes, checked against its digest; ``None`` if lost or corrupt."""
+        if result.blob is None:
+            return None
+        try:
+            data = Path(result.blob).read_bytes()
+        except FileNotFoundError:
+            return None
+        if hashlib.sha256(data).hexdigest() != result.digest:
+            os.unlink(result.blob)
+            return None
+        return data
+
+    # -- work ------------------------------------------------------------------------
+
+    def compress_many(
+        self, jobs: Sequence[tuple[str, Path | bytes]], options: CompressOptions
+    ) -> dict[str, dict[str, Compressed]]:
+        """Results for every ``(sha256 hex, path or bytes)`` job and wanted encoding.
+
+        Only contents the cache does not know are read and compressed, each once even if
+        it appears under several names. A path whose content no longer matches its digest
+        raises :class:`PostProcessError`. Filtering by name and size
+        (:func:`wants_compression`) is the caller's job.
+        """
+        encodings = options.ordered_encodings
+        results: dict[str, dict[str, Compressed]] = {}
+        pending: list[_Job] = []
+        for digest, source in jobs:
+            if digest in results:
+                continue
+            known = results[digest] = {}
+            missing: list[str] = []
+            for encoding in encodings:
+                found = self.lookup(digest, encoding)
+                if found is None:
+                    missing.append(encoding)
+                    continue
+                self.stats.hits += 1
+                known[encoding] = found
+                if encoding == "br" and not found.worth_it:
+                    break  # gzip is skipped, as WhiteNoise skips it
+            if missing:
+                src = source if isinstance(source, bytes) else os.fspath(source)
+                pending.append((digest, src, tuple(missing)))
+        for digest, encoding, blob, size in self._run(pending):
+            if encoding == "!":
+                raise PostProcessError(f"{blob} changed while it was being compressed")
+            if blob is None:
+                results[digest][encoding] = Compressed(encoding)
+            else:
+                path = _blob_path(str(self.folder), encoding, digest)
+                results[digest][encoding] = Compressed(encoding, path, blob, size)
+        self._fill_skipped_gzip(results, encodings)
+        return results
+
+    @staticmethod
+    def _fill_skipped_gzip(
+        results: dict[str, dict[str, Compressed]], encodings: tuple[str, ...]
+    ) -> None:
+        # Not stored in the cache: "gzip skipped" follows from brotli, not from gzip itself.
+        if "gzip" in encodings and "br" in encodings:
+            for known in results.values():
+                if "gzip" not in known and "br" in known and not known["br"].worth_it:
+                    known["gzip"] = Compressed("gzip")
+
+    def _run(self, pending: list[_Job]) -> list[_Answer]:
+        if not pending:
+            return []
+        sizes = [len(s) if isinstance(s, bytes) else os.stat(s).st_size for _, s, _ in pending]
+        self.stats.bytes_read += sum(sizes)
+        jobs = zip(sizes, pending, strict=True)
+        seconds = sum(size / _SPEED[e] for size, (_, _, encs) in jobs for e in encs)
+        root = str(self.folder)
+        if self.workers < 2 or len(pending) < 2 or seconds < _POOL_MIN_SECONDS:
+            answers = _work(root, pending)
+        else:
+            answers = self._run_pool(root, pending, sizes)
+        self._record(
+            (enc, _Entry(digest, blob, size)) for digest, enc, blob, size in answers if enc != "!"
+        )
+        self.stats.compressed += sum(1 for _, enc, _, _ in answers if enc != "!")
+        return answers
+
+    def _run_pool(self, root: str, pending: list[_Job], sizes: list[int]) -> list[_Answer]:
+        # Largest first, in chunks of ~256 KiB: few round trips, and no straggler at the end.
+        order = sorted(range(len(pending)), key=lambda i: -sizes[i])
+        chunks: list[list[_Job]] = [[]]
+        weight = 0
+        for i in order:
+            if weight >= _CHUNK_BYTES:
+                chunks.append([])
+                weight = 0
+            chunks[-1].append(pending[i])
+            weight += sizes[i]
+        self.stats.pooled_batches += 1
+        workers = min(self.workers, len(chunks))
+        # "spawn": safe even when the caller runs threads (watch mode, the dev server).
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            parts = pool.map(_work, [root] * len(chunks), chunks)
+            return [answer for part in parts for answer in part]
