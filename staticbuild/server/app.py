@@ -1,0 +1,107 @@
+"""The WSGI application that serves a destination folder under a URL prefix.
+
+Importable on its own so that any WSGI project can mount it (Django's ``runserver``
+through a WSGI wrapper, Flask's ``app.wsgi_app``, werkzeug's ``DispatcherMiddleware``):
+the prefix is matched against ``SCRIPT_NAME + PATH_INFO``, so it works at the root and
+when mounted below one. Nothing is cached between requests: the watcher rewrites files
+while we serve, and a per-request ``stat`` is cheap next to a stale answer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from staticbuild.server.guard import resolve_request_path
+from staticbuild.server.responder import not_found, respond
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+class StartResponse(Protocol):
+    """PEP 3333's ``start_response`` callable."""
+
+    def __call__(
+        self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = ..., /
+    ) -> Callable[[bytes], object]: ...
+
+
+WSGIEnvironment = dict[str, Any]
+WSGIApplication = Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]
+
+
+def url_prefix(url: str) -> str:
+    """The path part of the spec's ``url`` as ``/a/b/`` (``https://cdn/x`` gives ``/x/``)."""
+    path = urlsplit(url).path or "/"
+    return "/" + path.strip("/") + "/" if path.strip("/") else "/"
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """What is served, swapped as one value when a spec edit moves the destination."""
+
+    destination: Path
+    prefix: str
+    allowed_roots: tuple[Path, ...]
+
+
+class StaticFilesApp:
+    """WSGI callable serving ``destination`` at ``url``; other paths go to ``fallback``."""
+
+    def __init__(
+        self,
+        destination: Path,
+        url: str = "/static/",
+        allowed_roots: Sequence[Path] = (),
+        *,
+        fallback: WSGIApplication | None = None,
+    ) -> None:
+        self._lock = threading.Lock()
+        self.fallback = fallback
+        self.config = ServeConfig(Path(destination), url_prefix(url), tuple(allowed_roots))
+
+    def reconfigure(self, destination: Path, url: str, allowed_roots: Sequence[Path]) -> None:
+        """Serve another destination/prefix from the next request on (a spec edit)."""
+        with self._lock:
+            self.config = ServeConfig(Path(destination), url_prefix(url), tuple(allowed_roots))
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        config = self.config  # one read: a concurrent reconfigure cannot mix two configs
+        full_path = _wsgi_text(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+        if full_path is None or not full_path.startswith(config.prefix):
+            if self.fallback is not None:
+                return self.fallback(environ, start_response)
+            response = not_found()
+        else:
+            name = full_path[len(config.prefix) :]
+            resolve = partial(
+                resolve_request_path, config.destination, allowed_roots=config.allowed_roots
+            )
+            response = respond(environ.get("REQUEST_METHOD", "GET"), name, environ, resolve)
+        start_response(response.status, response.headers)
+        return response.body
+
+
+def _wsgi_text(value: str) -> str | None:
+    """PEP 3333 paths are bytes carried as latin-1 text; names on disk are UTF-8."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return None
+
+
+def make_app(
+    destination: Path,
+    url: str = "/static/",
+    allowed_roots: Sequence[Path] = (),
+    *,
+    fallback: WSGIApplication | None = None,
+) -> StaticFilesApp:
+    """Build the WSGI app that serves ``destination`` at ``url`` (see :class:`StaticFilesApp`)."""
+    return StaticFilesApp(destination, url, allowed_roots, fallback=fallback)

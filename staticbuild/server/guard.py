@@ -1,0 +1,73 @@
+"""The one guarded path resolution of the development server.
+
+Every request path goes through :func:`resolve_request_path` before anything touches the
+file system. It refuses (returns ``None``) rather than repairs: a URL that needs
+normalising is not a URL ``apply`` produced, so it gets a 404 and never a file. The
+checks follow the classic traversal list (OWASP "Path Traversal"; CVE-2021-41773 for the
+``%2e`` form, Django ticket #29326 for backslashes) and then confirm the result with
+``realpath``, so symlinks count too: a file may resolve into the destination or into one
+of the allowed roots (the source roots that ``--link`` symlinks point into), nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path, PureWindowsPath
+
+#: Longest URL path (below the prefix) worth a file-system call, in UTF-8 bytes.
+MAX_PATH_BYTES = 1024
+#: Longest single segment; most file systems cap a name at 255 bytes (NAME_MAX).
+MAX_SEGMENT_BYTES = 255
+
+
+def split_request_path(url_path: str) -> tuple[str, ...] | None:
+    """Split a decoded URL path (below the prefix) into safe segments, or ``None``.
+
+    Refused: empty paths, NUL and other control characters, backslashes, absolute paths
+    (a leading ``/`` or a drive), empty, ``.`` and ``..`` segments, and over-long paths.
+    The server has already percent-decoded once; decoding again would turn ``%252e`` into
+    ``.`` (double-decoding bugs), so a literal ``%`` stays part of a name.
+    """
+    if not url_path or len(url_path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        return None
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F or ch == "\\" for ch in url_path):
+        return None
+    segments = tuple(url_path.split("/"))
+    for segment in segments:
+        if segment in ("", ".", ".."):
+            return None
+        if len(segment.encode("utf-8", "surrogatepass")) > MAX_SEGMENT_BYTES:
+            return None
+    # "C:" or "C:foo" would re-root the join on Windows; refuse it everywhere.
+    if PureWindowsPath(segments[0]).drive:
+        return None
+    return segments
+
+
+def _within(path: str, roots: Sequence[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+def resolve_request_path(
+    destination: Path, url_path: str, allowed_roots: Sequence[Path] = ()
+) -> Path | None:
+    """Return the real path that serves ``url_path``, or ``None`` if it must be a 404.
+
+    ``url_path`` is the decoded path below the URL prefix (``css/base.css``). The result
+    lies inside ``destination`` or, through a symlink, inside one of ``allowed_roots``;
+    it may not exist (the caller opens it and treats any failure as 404).
+    """
+    segments = split_request_path(url_path)
+    if segments is None:
+        return None
+    real_destination = os.path.realpath(destination)
+    candidate = os.path.join(real_destination, *segments)
+    try:
+        real = os.path.realpath(candidate)
+    except (OSError, ValueError):  # ValueError: an embedded NUL from an odd caller
+        return None
+    roots = [real_destination, *(os.path.realpath(root) for root in allowed_roots)]
+    if real == real_destination or not _within(real, roots):
+        return None
+    return Path(real)
