@@ -1,0 +1,4 @@
+// The demo app's script.
+document.addEventListener("DOMContentLoaded", () => {
+  document.body.classList.add("ready");
+});

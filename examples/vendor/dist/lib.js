@@ -1,0 +1,1 @@
+/*! lib 1.0 */ window.lib = {};

@@ -1,0 +1,5 @@
+"""``python -m staticbuild``."""
+
+from staticbuild.cli import main
+
+main()

@@ -1,0 +1,134 @@
+"""The plan as a value: frozen, tagged msgspec Structs that ``plan --json`` prints as they are.
+
+Every action names its destination-relative ``path``. Sources are named by the index of
+their root in :attr:`Plan.roots` and the root-relative path, so a plan reads the same on
+every machine and in every folder.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+Mode = Literal["copy", "link"]
+
+
+class _Action(msgspec.Struct, frozen=True, tag_field="op", omit_defaults=True):
+    path: str
+
+
+class Copy(_Action, tag="copy"):
+    """A new file, copied from a source file."""
+
+    root: int
+    source: str
+    digest: str
+    size: int
+
+
+class Link(_Action, tag="link"):
+    """A new symlink to a source file (absolute, as Django's ``--link`` makes)."""
+
+    root: int
+    source: str
+    digest: str
+
+
+class Update(_Action, tag="update"):
+    """Replace what is at ``path`` (changed content, copy↔link switch, a foreign file)."""
+
+    root: int
+    source: str
+    digest: str
+    mode: Mode
+    reason: str
+    foreign: bool = False
+
+
+class Write(_Action, tag="post-process"):
+    """A file whose bytes staticbuild makes: a hashed copy, a rewritten CSS/JS, the manifest."""
+
+    digest: str
+    size: int
+    origin: str
+    replaces: bool = False
+    foreign: bool = False
+
+
+class Compress(_Action, tag="compress"):
+    """A precompressed sibling (``.gz``/``.br``) of another output."""
+
+    digest: str
+    size: int
+    origin: str
+    encoding: str
+    replaces: bool = False
+    foreign: bool = False
+
+
+class Delete(_Action, tag="delete"):
+    """Remove a file staticbuild wrote that is no longer collected (or any file, with clear)."""
+
+    reason: str
+    foreign: bool = False
+
+
+Action = Copy | Link | Update | Write | Compress | Delete
+
+#: How the human diff marks each action.
+MARKS = {"copy": "+", "link": "+", "update": "~", "post-process": "*", "compress": "*",
+         "delete": "-"}
+
+
+class Inputs(msgspec.Struct, frozen=True):
+    """What a saved plan was made from; ``apply PLAN`` refuses if any of it changed."""
+
+    spec: str
+    options: str
+    sources: dict[str, str]
+    destination: dict[str, str]
+
+
+class Plan(msgspec.Struct, frozen=True, omit_defaults=True):
+    version: int
+    destination: str
+    storage: str
+    roots: tuple[str, ...]
+    actions: tuple[Action, ...]
+    unmodified: int
+    collected: int
+    inputs: Inputs | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.actions
+
+    def foreign(self) -> tuple[Action, ...]:
+        """Actions that delete or overwrite files staticbuild did not write."""
+        return tuple(a for a in self.actions if getattr(a, "foreign", False))
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for action in self.actions:
+            op = action.__struct_config__.tag
+            assert isinstance(op, str)
+            out[op] = out.get(op, 0) + 1
+        return out
+
+
+def op_of(action: Action) -> str:
+    tag = action.__struct_config__.tag
+    assert isinstance(tag, str)
+    return tag
+
+
+def encode_plan(plan: Plan, *, with_inputs: bool) -> bytes:
+    """The plan's JSON; ``inputs`` only in saved plans, where ``apply`` needs them."""
+    if not with_inputs and plan.inputs is not None:
+        plan = msgspec.structs.replace(plan, inputs=None)
+    return msgspec.json.format(msgspec.json.encode(plan), indent=2) + b"\n"
+
+
+def decode_plan(data: bytes) -> Plan:
+    return msgspec.json.decode(data, type=Plan)

@@ -1,0 +1,307 @@
+"""The build session: keeps a snapshot of the source trees and the record between plans.
+
+A :class:`Builder` turns a :class:`Project` into plans and applies them. The first plan walks
+every root; later plans given ``changed`` paths (the watcher's) look only at those, so their
+cost follows the change, not the tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from staticbuild.actions import Compress, Copy, Delete, Inputs, Link, Plan, Update, Write, op_of
+from staticbuild.errors import PlanError, StalePlanError
+from staticbuild.executor import Sources, execute
+from staticbuild.finders import (
+    FileInfo,
+    IgnoreMatcher,
+    Listing,
+    Winner,
+    dest_path,
+    resolve,
+    source_rel,
+    stat_file,
+    walk_root,
+)
+from staticbuild.observe import (
+    blocked_parents,
+    list_destination,
+    observe_destination,
+    source_digests,
+)
+from staticbuild.planner import Decision, Desired, Observed, decide, make_plan
+from staticbuild.project import Project
+from staticbuild.state import OutputRecord, State, load_state, save_state
+
+
+@dataclass
+class ApplyResult:
+    destination: str
+    link: bool
+    copied: int = 0
+    linked: int = 0
+    unmodified: int = 0
+    post_processed: int = 0
+    compressed: int = 0
+    deleted: int = 0
+    changed_paths: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        """Django's collectstatic summary line (plus deletions, which Django never makes)."""
+        modified = self.linked if self.link else self.copied + self.linked
+        noun = "static file" if modified == 1 else "static files"
+        verb = "symlinked" if self.link else "copied"
+        text = f"{modified} {noun} {verb} to '{self.destination}'"
+        if self.unmodified:
+            text += f", {self.unmodified} unmodified"
+        if self.post_processed:
+            text += f", {self.post_processed} post-processed"
+        if self.deleted:
+            text += f", {self.deleted} deleted"
+        return text + "."
+
+
+@dataclass
+class _Context:
+    """What a plan was decided from, kept so that applying it needs no second look."""
+
+    plan: Plan
+    decision: Decision
+    desired: dict[str, Desired]
+    observed: dict[str, Observed]
+    infos: dict[tuple[int, str], FileInfo]
+    blobs: dict[str, bytes | Path] = field(default_factory=dict)
+
+
+class Builder:
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.matcher = IgnoreMatcher(project.ignore_patterns)
+        self.destination = project.destination_path
+        self.state_dir = Path(project.state_dir)
+        self.state = load_state(self.state_dir, project.destination) or State(
+            destination=project.destination, finished=False)
+        self._listings: list[Listing] | None = None
+        self._winners: dict[str, Winner] = {}
+        self._context: _Context | None = None
+        self.warnings: list[str] = []
+
+    # -- snapshot -------------------------------------------------------------------------
+    def _scan(self) -> None:
+        self._listings = [walk_root(root, self.matcher) for root in self.project.roots]
+        self.warnings = [w for listing in self._listings for w in listing.warnings]
+        self._winners = resolve(self._listings, self.project.roots)
+
+    def _refresh(self, changed: Iterable[Path]) -> set[str]:
+        """Update the snapshot for changed absolute paths; return the destination paths affected."""
+        assert self._listings is not None
+        affected: set[str] = set()
+        for path in changed:
+            full = os.path.abspath(path)
+            for index, root in enumerate(self.project.roots):
+                if full != root.path and not full.startswith(root.path.rstrip(os.sep) + os.sep):
+                    continue
+                rel = os.path.relpath(full, root.path).replace(os.sep, "/")
+                rel = "" if rel == "." else rel
+                for touched in self._refresh_one(index, rel):
+                    affected.add(dest_path(root, touched))
+        for dest in affected:
+            self._winners.pop(dest, None)
+            for index, root in enumerate(self.project.roots):
+                rel = source_rel(root, dest)
+                if rel is not None and rel in self._listings[index].files:
+                    self._winners[dest] = Winner(index, rel)
+                    break
+        return affected
+
+    def _refresh_one(self, index: int, rel: str) -> set[str]:
+        assert self._listings is not None
+        root = self.project.roots[index]
+        files = self._listings[index].files
+        full = os.path.join(root.path, rel) if rel else root.path
+        if rel in files or (rel and not os.path.isdir(full) and not _has_children(files, rel)):
+            files.pop(rel, None)
+            info = stat_file(root, rel, self.matcher)
+            if info is not None:
+                files[rel] = info
+            return {rel}
+        # A folder appeared, vanished or moved: re-walk just that subtree.
+        touched = {k for k in files if not rel or k.startswith(rel + "/")}
+        for key in touched:
+            del files[key]
+        fresh = walk_root(root, self.matcher, rel) if os.path.isdir(full) else Listing()
+        files.update(fresh.files)
+        self.warnings.extend(fresh.warnings)
+        return touched | set(fresh.files)
+
+    # -- planning -------------------------------------------------------------------------
+    def plan(self, changed: frozenset[Path] | None = None, *, with_inputs: bool = False) -> Plan:
+        """What apply would do; with ``changed``, only for the destination paths those affect."""
+        if self._listings is None or changed is None:
+            self._scan()
+            scope: set[str] | None = None
+        else:
+            scope = self._refresh(changed)
+        roots = self.project.roots
+        winners = self._winners if scope is None else {
+            d: self._winners[d] for d in scope if d in self._winners}
+        infos = {(w.root, w.rel): self._listings[w.root].files[w.rel]  # type: ignore[index]
+                 for w in winners.values()}
+        paths = {(w.root, w.rel): os.path.join(roots[w.root].path, w.rel) for w in winners.values()}
+        digests = source_digests({paths[k]: infos[k] for k in infos}, self.state.sources)
+        desired: dict[str, Desired] = {}
+        for dest, w in winners.items():
+            key = (w.root, w.rel)
+            info = infos[key]
+            if self.project.link:
+                desired[dest] = Desired(digests[paths[key]], info.size, "link", w.root, w.rel,
+                                        paths[key])
+            else:
+                desired[dest] = Desired(digests[paths[key]], info.size, "copy", w.root, w.rel)
+        records = self.state.outputs
+        full = scope is None
+        if scope is None:
+            scope = set(desired) | set(records)
+        self._check_destination()
+        foreign: list[str] = []
+        leftovers: list[str] = []
+        if full and (self.project.clear or not self.state.finished):
+            files, leftovers = list_destination(self.destination)
+            if self.project.clear:
+                foreign = [f for f in files if f not in desired and f not in records]
+        observed = observe_destination(self.destination, scope, records)
+        decision = decide(desired, observed, records, scope, foreign=foreign, leftovers=leftovers)
+        self._check_parents(decision, observed)
+        plan = make_plan(decision, destination=self._display_destination(),
+                         storage=self.project.storage.kind,
+                         roots=[r.label for r in roots], collected=len(self._winners))
+        if with_inputs:
+            plan = msgspec.structs.replace(plan, inputs=self._inputs(desired, observed, foreign))
+        self._context = _Context(plan, decision, desired, observed, infos)
+        return plan
+
+    def _check_destination(self) -> None:
+        if self.destination.exists() and not self.destination.is_dir():
+            raise PlanError(f"destination {str(self.destination)!r} exists and is not a folder")
+
+    def _check_parents(self, decision: Decision, observed: dict[str, Observed]) -> None:
+        writes = [a.path for a in decision.actions if not isinstance(a, Delete)
+                  and observed.get(a.path, Observed("missing")).kind == "missing"]
+        removable = {a.path for a in decision.actions if isinstance(a, Delete)}
+        blocked = blocked_parents(self.destination, writes, removable)
+        if blocked:
+            raise PlanError(f"a file is in the way of a folder needed for destination path "
+                            f"{blocked[0]!r}; move it away or remove it")
+
+    def _display_destination(self) -> str:
+        spec_dir = os.path.dirname(self.project.spec_path)
+        rel = os.path.relpath(self.project.destination, spec_dir)
+        return rel if not rel.startswith("..") else self.project.destination
+
+    def _inputs(self, desired: dict[str, Desired], observed: dict[str, Observed],
+                foreign: list[str]) -> Inputs:
+        options = msgspec.json.encode(msgspec.structs.replace(self.project, warnings=()))
+        dest = {p: f"{o.kind}:{o.digest or o.target or ''}" for p, o in observed.items()}
+        dest.update(dict.fromkeys(foreign, "foreign"))
+        return Inputs(spec=self.project.spec_digest,
+                      options=hashlib.sha256(options).hexdigest(),
+                      sources={d: w.digest for d, w in sorted(desired.items())},
+                      destination=dict(sorted(dest.items())))
+
+    # -- applying -------------------------------------------------------------------------
+    def apply(
+        self, plan: Plan | None = None, *, progress: Callable[[int], None] | None = None
+    ) -> ApplyResult:
+        """Carry out ``plan`` (made by this builder, or loaded from a saved plan file)."""
+        if plan is None:
+            plan = self.plan()
+        elif self._context is None or self._context.plan is not plan:
+            plan = self._verify_saved(plan)
+        context = self._context
+        assert context is not None and context.plan is plan
+        state = self.state
+        records = state.outputs
+        if plan.actions:
+            state.finished = False
+            save_state(self.state_dir, state)
+        outcome = execute(self.destination, plan.actions,
+                          Sources(tuple(r.path for r in self.project.roots), context.infos,
+                                  context.blobs), durable=self.project.durable, progress=progress)
+        records.update(outcome.written)
+        for path in outcome.deleted:
+            records.pop(path, None)
+        for path in context.decision.forget:
+            records.pop(path, None)
+        for path in context.decision.adopt:
+            seen = context.observed[path]
+            want = context.desired[path]
+            records[path] = OutputRecord(want.digest, seen.size, seen.mtime_ns, seen.ino,
+                                         link=seen.target)
+        state.finished = outcome.error is None
+        save_state(self.state_dir, state)
+        self._context = None
+        if outcome.error is not None:
+            raise outcome.error
+        return self._result(plan, outcome.written, outcome.deleted)
+
+    def _verify_saved(self, saved: Plan) -> Plan:
+        if saved.inputs is None:
+            raise StalePlanError("the plan file has no recorded inputs; save it with 'plan --out'")
+        fresh = self.plan(with_inputs=True)
+        assert fresh.inputs is not None
+        changed = _first_difference(saved.inputs, fresh.inputs)
+        if changed is None and fresh.actions != saved.actions:
+            changed = "the planned actions"
+        if changed is not None:
+            raise StalePlanError(f"the saved plan is out of date: {changed} changed since it was "
+                                 "made; run 'staticbuild plan' again")
+        return fresh
+
+    def _result(self, plan: Plan, written: dict[str, OutputRecord], deleted: list[str]) -> ApplyResult:
+        result = ApplyResult(str(self.destination), self.project.link,
+                             unmodified=plan.unmodified, deleted=len(deleted))
+        for action in plan.actions:
+            if action.path not in written:
+                continue
+            if isinstance(action, Copy):
+                result.copied += 1
+            elif isinstance(action, Link):
+                result.linked += 1
+            elif isinstance(action, Update):
+                if action.mode == "link":
+                    result.linked += 1
+                else:
+                    result.copied += 1
+            elif isinstance(action, Write):
+                result.post_processed += 1
+            elif isinstance(action, Compress):
+                result.compressed += 1
+        result.changed_paths = tuple(sorted({*written, *deleted}))
+        return result
+
+
+def _has_children(files: dict[str, FileInfo], rel: str) -> bool:
+    head = rel + "/"
+    return any(k.startswith(head) for k in files)
+
+
+def _first_difference(old: Inputs, new: Inputs) -> str | None:
+    if old.spec != new.spec:
+        return "the spec file"
+    if old.options != new.options:
+        return "the options (command-line flags or resolved folders)"
+    for name, before, after in (("source of", old.sources, new.sources),
+                                ("destination file", old.destination, new.destination)):
+        for path in sorted(before.keys() | after.keys()):
+            if before.get(path) != after.get(path):
+                return f"{name} {path!r}"
+    return None
+
+
+__all__ = ["ApplyResult", "Builder", "op_of"]

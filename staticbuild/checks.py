@@ -1,0 +1,129 @@
+"""File-system checks of a valid spec, Django system-checks style.
+
+Each problem has a stable id and a hint; all are collected before any is reported, so a
+user fixes a spec in one round. Errors (``SB-E``) stop the run; warnings (``SB-W``) print.
+
+=========  =========================================================
+SB-E010    a source folder does not exist
+SB-E012    the destination is, contains, or is inside a searched folder
+SB-E013    an app package is not installed
+SB-E017    an app folder does not exist
+SB-E020    an s3:// destination (object storage is not available yet)
+SB-W001    an app has no static/ folder (nothing to collect from it)
+SB-W002    a folder is listed twice
+=========  =========================================================
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from staticbuild.project import Root
+from staticbuild.spec import LoadedSpec
+
+
+@dataclass
+class Resolved:
+    destination: Path
+    roots: tuple[Root, ...] = ()
+    errors: list[str] = field(default_factory=list)
+    warnings: tuple[str, ...] = ()
+
+
+def check_spec(loaded: LoadedSpec) -> Resolved:
+    """Resolve every folder of the spec and report what is wrong with them, all at once."""
+    spec = loaded.spec
+    base = loaded.path.parent
+    errors: list[str] = []
+    warnings: list[str] = []
+    destination = Path(os.path.normpath(base / spec.destination))
+    if spec.destination.startswith("s3://"):
+        errors.append(loaded.problem(("destination",), "SB-E020",
+                                     "s3:// destinations are not supported by this version",
+                                     "collect to a folder and sync it"))
+    roots: list[Root] = []
+    seen: set[tuple[str, str]] = set()
+    for i, source in enumerate(spec.source_entries()):
+        key: tuple[str | int, ...] = ("sources", i)
+        folder = Path(os.path.normpath(base / source.path))
+        if not folder.is_dir():
+            errors.append(loaded.problem(key, "SB-E010", f"source folder {str(folder)!r} does not exist",
+                                         "create it or remove the entry"))
+        if (source.prefix, str(folder)) in seen:
+            warnings.append(loaded.problem(key, "SB-W002", f"{source.path!r} is listed twice"))
+        seen.add((source.prefix, str(folder)))
+        roots.append(Root(str(folder), source.prefix, _label(source.path, source.prefix), "source"))
+    for i, app in enumerate(spec.apps):
+        key = ("apps", i)
+        if app.package is not None:
+            package_dir = locate_package(app.package)
+            if package_dir is None:
+                errors.append(loaded.problem(
+                    (*key, "package"), "SB-E013", f"package {app.package!r} is not installed",
+                    f"pip install it, or check the name (Python {_python_version()})"))
+                continue
+            label = f"package:{app.package}/static"
+        else:
+            assert app.path is not None
+            package_dir = Path(os.path.normpath(base / app.path))
+            if not package_dir.is_dir():
+                errors.append(loaded.problem((*key, "path"), "SB-E017",
+                                             f"app folder {str(package_dir)!r} does not exist"))
+                continue
+            label = f"{app.path.rstrip('/')}/static"
+        static = package_dir / "static"
+        if not static.is_dir():
+            warnings.append(loaded.problem(key, "SB-W001", f"{label!r} does not exist; nothing is "
+                                           "collected from this app"))
+        roots.append(Root(str(static), "", label, "app"))
+    for i, root in enumerate(roots):
+        if _overlaps(destination, Path(root.path)):
+            key = ("sources", i) if root.kind == "source" else ("apps", i - len(spec.sources))
+            errors.append(loaded.problem(
+                ("destination",), "SB-E012",
+                f"destination {str(destination)!r} overlaps the searched folder {root.path!r} "
+                f"({_dotted(key)})", "collect to a folder outside every source and app"))
+    return Resolved(destination, tuple(roots), errors, tuple(warnings))
+
+
+def locate_package(name: str) -> Path | None:
+    """The folder of an installed package, found without running its code where possible."""
+    parts = name.split(".")
+    spec = importlib.machinery.PathFinder.find_spec(parts[0])
+    for part in parts[1:]:
+        if spec is None or not spec.submodule_search_locations:
+            spec = None
+            break
+        spec = importlib.machinery.PathFinder.find_spec(part, list(spec.submodule_search_locations))
+    if spec is None:
+        # Editable installs and zip apps use their own finders; those need the parents imported.
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _overlaps(a: Path, b: Path) -> bool:
+    return a == b or a.is_relative_to(b) or b.is_relative_to(a)
+
+
+def _label(path: str, prefix: str) -> str:
+    clean = path.rstrip("/") or "."
+    return f"{clean} as {prefix}" if prefix else clean
+
+
+def _dotted(key: tuple[str | int, ...]) -> str:
+    return f"{key[0]}[{key[1]}]"
+
+
+def _python_version() -> str:
+    import sys
+
+    return f"{sys.version_info.major}.{sys.version_info.minor}"

@@ -1,0 +1,245 @@
+"""The command line: a thin click layer over :mod:`staticbuild.api`.
+
+This is the only module that imports click and the only place that turns a
+:class:`~staticbuild.errors.StaticbuildError` into an exit status.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from staticbuild import __version__
+from staticbuild.errors import StaticbuildError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Group(click.Group):
+    """Turns staticbuild's errors into one clear message and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StaticbuildError as exc:
+            obj = ctx.obj or {}
+            if obj.get("verbosity", 1) >= 3:
+                traceback.print_exc()
+            for line in str(exc).splitlines() or [type(exc).__name__]:
+                click.echo(f"Error: {line}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-f", "--file", "spec_file", envvar="STATICBUILD_FILE",
+              type=click.Path(dir_okay=True, path_type=Path),
+              help="The spec file (default: ./staticbuild.yaml).")
+@click.option("-v", "--verbosity", type=click.IntRange(0, 3), default=1, show_default=True,
+              help="0 quiet, 1 normal, 2 each file, 3 tracebacks.")
+@click.version_option(__version__, "--version", prog_name="staticbuild")
+@click.pass_context
+def cli(ctx: click.Context, spec_file: Path | None, verbosity: int) -> None:
+    """Collect static files as a declarative, reproducible build."""
+    ctx.obj = {"spec_file": spec_file, "verbosity": verbosity}
+
+
+def _plan_options(fn: F) -> F:
+    options = [
+        click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON object."),
+        click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Save the plan (JSON) for a later 'apply FILE'."),
+        click.option("-c", "--clear", is_flag=True, default=None,
+                     help="Also remove files staticbuild did not write."),
+        click.option("-l", "--link", is_flag=True, default=None,
+                     help="Symlink instead of copying."),
+        click.option("-i", "--ignore", "ignore", multiple=True, metavar="PATTERN",
+                     help="Ignore files, folders or paths matching this glob (repeatable)."),
+        click.option("--no-default-ignore", is_flag=True,
+                     help="Do not ignore CVS, .* and *~."),
+        click.option("--no-post-process", is_flag=True, help="Skip post-processing."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _load(ctx: click.Context, **opts: Any) -> Any:
+    from staticbuild.api import Builder, Overrides, load_project
+
+    overrides = Overrides(
+        clear=True if opts.get("clear") else None,
+        link=True if opts.get("link") else None,
+        ignore=tuple(opts.get("ignore") or ()),
+        default_ignore=False if opts.get("no_default_ignore") else None,
+        post_process=False if opts.get("no_post_process") else None,
+    )
+    project = load_project(ctx.obj["spec_file"], overrides)
+    verbosity = ctx.obj["verbosity"]
+    if verbosity >= 1:
+        for warning in project.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+    return Builder(project)
+
+
+def _warn_walk(ctx: click.Context, builder: Any) -> None:
+    if ctx.obj["verbosity"] >= 1:
+        for warning in builder.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+
+
+def _print_plan(plan: Any, *, as_json: bool, out: Path | None) -> None:
+    from staticbuild.actions import MARKS, encode_plan, op_of
+
+    if out is not None:
+        try:
+            out.write_bytes(encode_plan(plan, with_inputs=True))
+        except OSError as exc:
+            raise StaticbuildError(f"cannot write plan file {str(out)!r}: {exc.strerror}") from None
+    if as_json:
+        click.echo(encode_plan(plan, with_inputs=False).decode(), nl=False)
+        return
+    for action in plan.actions:
+        op = op_of(action)
+        detail = getattr(action, "reason", "")
+        if hasattr(action, "root"):
+            origin = f"from {plan.roots[action.root]}"
+            detail = f"{detail}, {origin}" if detail else origin
+        click.echo(f"{MARKS[op]} {op:<12} {action.path}" + (f"  ({detail})" if detail else ""))
+    counts = plan.counts()
+    if not plan.actions:
+        click.echo(f"No changes. {plan.unmodified} files are up to date.")
+        return
+    parts = [f"{n} to {op}" for op, n in sorted(counts.items())]
+    click.echo(f"Plan: {', '.join(parts)}, {plan.unmodified} unmodified.")
+
+
+@cli.command()
+@_plan_options
+@click.pass_context
+def plan(ctx: click.Context, as_json: bool, out: Path | None, **opts: Any) -> None:
+    """Show what apply would do; change nothing."""
+    builder = _load(ctx, **opts)
+    result = builder.plan(with_inputs=out is not None)
+    _warn_walk(ctx, builder)
+    _print_plan(result, as_json=as_json, out=out)
+
+
+@cli.command()
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@_plan_options
+@click.option("--no-input", "--noinput", "no_input", is_flag=True,
+              help="Never ask before deleting or overwriting files.")
+@click.option("-n", "--dry-run", is_flag=True, help="Only show what would be done (as 'plan').")
+@click.pass_context
+def apply(ctx: click.Context, plan_file: Path | None, as_json: bool, out: Path | None,
+          no_input: bool, dry_run: bool, **opts: Any) -> None:
+    """Make the destination match the spec."""
+    from staticbuild.actions import decode_plan
+
+    builder = _load(ctx, **opts)
+    saved = None
+    if plan_file is not None:
+        try:
+            saved = decode_plan(plan_file.read_bytes())
+        except OSError as exc:
+            raise StaticbuildError(f"cannot read plan file {str(plan_file)!r}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise StaticbuildError(f"{str(plan_file)!r} is not a staticbuild plan: {exc}") from None
+    current = builder.plan(with_inputs=saved is not None or out is not None)
+    _warn_walk(ctx, builder)
+    if saved is not None:
+        current = saved
+    if dry_run:
+        _print_plan(current, as_json=as_json, out=out)
+        return
+    verbosity = ctx.obj["verbosity"]
+    _confirm(current, no_input)
+    if verbosity >= 2:
+        _print_plan(current, as_json=False, out=None)
+    result = _run_with_progress(builder, current, verbosity)
+    if as_json:
+        from staticbuild.actions import encode_plan
+
+        click.echo(encode_plan(current, with_inputs=False).decode(), nl=False)
+    elif verbosity >= 1:
+        click.echo(result.summary())
+
+
+def _confirm(plan: Any, no_input: bool) -> None:
+    foreign = plan.foreign()
+    if not foreign or no_input or not sys.stdin.isatty():
+        return
+    click.echo(f"This will delete or overwrite {len(foreign)} file(s) that staticbuild did "
+               "not write, e.g.:", err=True)
+    for action in foreign[:5]:
+        click.echo(f"  {action.path}", err=True)
+    if not click.confirm("Are you sure you want to do this?", err=True):
+        raise StaticbuildError("apply cancelled; nothing was changed")
+
+
+def _run_with_progress(builder: Any, plan: Any, verbosity: int) -> Any:
+    if verbosity < 1 or len(plan.actions) < 500 or not sys.stderr.isatty():
+        return builder.apply(plan)
+    lock = threading.Lock()
+    with click.progressbar(length=len(plan.actions), label="Applying", file=sys.stderr) as bar:
+
+        def advance(n: int) -> None:
+            with lock:
+                bar.update(n)
+
+        return builder.apply(plan, progress=advance)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--first", is_flag=True, help="Only the location that wins.")
+@click.pass_context
+def which(ctx: click.Context, paths: tuple[str, ...], first: bool) -> None:
+    """Show where each PATH is found (Django's findstatic)."""
+    from staticbuild.api import find, load_project
+
+    project = load_project(ctx.obj["spec_file"])
+    verbosity = ctx.obj["verbosity"]
+    missing = False
+    for path in paths:
+        found = find(project, path, first=first)
+        searched = ("\nLooking in the following locations:\n  " + "\n  ".join(found.searched)
+                    if verbosity >= 2 else "")
+        if not found.locations:
+            missing = True
+            click.echo(f"No matching file found for '{path}'.{searched}", err=True)
+        elif verbosity >= 1:
+            click.echo(f"Found '{path}' here:\n  " + "\n  ".join(found.locations) + searched)
+        else:
+            click.echo("\n".join(found.locations))
+    if missing:
+        ctx.exit(1)
+
+
+@cli.command()
+@click.option("--serve", is_flag=True, help="Serve the destination over HTTP.")
+@click.option("--insecure", is_flag=True, help="Serve even without 'debug: true' in the spec.")
+@click.option("--addr", default="127.0.0.1:8000", show_default=True, metavar="HOST:PORT",
+              help="Where to serve.")
+@click.pass_context
+def watch(ctx: click.Context, serve: bool, insecure: bool, addr: str) -> None:
+    """Apply, then re-apply on every change (and serve, with --serve)."""
+    from staticbuild.api import Builder, load_project
+    from staticbuild.watch import run_watch
+
+    spec_file = ctx.obj["spec_file"]
+    code = run_watch(functools.partial(load_project, spec_file), Builder, serve=serve,
+                     insecure=insecure, addr=addr, verbosity=ctx.obj["verbosity"],
+                     echo=functools.partial(click.echo))
+    ctx.exit(code)
+
+
+def main() -> None:
+    cli(prog_name="staticbuild")

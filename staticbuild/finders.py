@@ -1,0 +1,180 @@
+"""Where files come from: walking the searched folders with Django's exact semantics.
+
+Django's ``get_files`` matches ignore patterns against each folder's *name* (pruning the
+subtree), each file's name, and each file's path relative to its root, with
+``fnmatch.fnmatchcase``. First match wins: sources before apps, each in order.
+
+Unlike Django, nothing outside a root is ever found: a symlink that leads out of its root
+is skipped (with a warning), and a symlink loop is an error rather than a recursion crash.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import stat
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from staticbuild.errors import SourceError
+from staticbuild.project import Root
+
+
+class FileInfo(NamedTuple):
+    """What a stat says about a source file; a cache key, never a reason to copy."""
+
+    size: int
+    mtime_ns: int
+    ino: int
+
+
+class IgnoreMatcher:
+    """Django's ``matches_patterns`` for a fixed pattern list, compiled into one regex."""
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self.patterns = tuple(patterns)
+        joined = "|".join(f"(?:{fnmatch.translate(p)})" for p in self.patterns)
+        self._regex = re.compile(joined) if joined else None
+
+    def matches(self, name: str) -> bool:
+        return self._regex is not None and self._regex.match(name) is not None
+
+    def ignores_file(self, rel: str) -> bool:
+        """Whether ``get_files`` would skip the file at root-relative ``rel`` (posix)."""
+        parts = rel.split("/")
+        if any(self.matches(part) for part in parts):
+            return True
+        return len(parts) > 1 and self.matches(rel)
+
+
+@dataclass
+class Listing:
+    """The files of one root: root-relative posix path → stat info."""
+
+    files: dict[str, FileInfo] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def walk_root(root: Root, ignore: IgnoreMatcher, under: str = "") -> Listing:
+    """Every collectable file below ``root`` (or below its sub-folder ``under``)."""
+    listing = Listing()
+    top = os.path.join(root.path, under) if under else root.path
+    if not os.path.isdir(top):
+        return listing
+    real_root = os.path.realpath(root.path)
+    try:
+        top_stat = os.stat(top)
+    except OSError as exc:
+        raise SourceError(f"cannot read folder {top!r}: {exc.strerror}") from None
+    _walk(top, under, real_root, ignore, listing, ((top_stat.st_dev, top_stat.st_ino),))
+    return listing
+
+
+def _walk(
+    folder: str,
+    rel: str,
+    real_root: str,
+    ignore: IgnoreMatcher,
+    listing: Listing,
+    stack: tuple[tuple[int, int], ...],
+) -> None:
+    try:
+        entries = list(os.scandir(folder))
+    except OSError as exc:
+        raise SourceError(f"cannot read folder {folder!r}: {exc.strerror}") from None
+    for entry in entries:
+        name = entry.name
+        child_rel = f"{rel}/{name}" if rel else name
+        if ignore.matches(name):
+            continue
+        try:
+            is_dir = entry.is_dir()
+            st = entry.stat()
+        except OSError:
+            listing.warnings.append(f"skipping {entry.path!r}: broken symlink or unreadable entry")
+            continue
+        if entry.is_symlink() and not _inside(os.path.realpath(entry.path), real_root):
+            listing.warnings.append(f"skipping {entry.path!r}: symlink leads outside {real_root!r}")
+            continue
+        if is_dir:
+            ident = (st.st_dev, st.st_ino)
+            if ident in stack:
+                raise SourceError(f"symlink loop in source: {entry.path!r} leads back to a parent")
+            _walk(entry.path, child_rel, real_root, ignore, listing, (*stack, ident))
+        elif stat.S_ISREG(st.st_mode):
+            if rel and ignore.matches(child_rel):
+                continue
+            listing.files[child_rel] = FileInfo(st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def stat_file(root: Root, rel: str, ignore: IgnoreMatcher) -> FileInfo | None:
+    """The one file ``rel`` of ``root`` if the walk would collect it, without walking."""
+    if not is_safe_relpath(rel) or ignore.ignores_file(rel):
+        return None
+    path = os.path.join(root.path, rel)
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    real_root = os.path.realpath(root.path)
+    if not _inside(os.path.realpath(path), real_root):
+        return None
+    return FileInfo(st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def is_safe_relpath(rel: str) -> bool:
+    """A posix path that stays inside whatever it is joined to."""
+    if not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel:
+        return False
+    return all(part not in ("", ".", "..") for part in rel.split("/"))
+
+
+def _inside(path: str, real_root: str) -> bool:
+    return path == real_root or path.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def dest_path(root: Root, rel: str) -> str:
+    return f"{root.prefix}/{rel}" if root.prefix else rel
+
+
+def source_rel(root: Root, dest: str) -> str | None:
+    """The root-relative path that would land at ``dest``, or None if the prefix excludes it."""
+    if not root.prefix:
+        return dest
+    head = root.prefix + "/"
+    return dest[len(head):] if dest.startswith(head) else None
+
+
+class Winner(NamedTuple):
+    root: int
+    rel: str
+
+
+def resolve(listings: Sequence[Listing], roots: Sequence[Root]) -> dict[str, Winner]:
+    """Destination path → the root file that provides it; the first root wins."""
+    winners: dict[str, Winner] = {}
+    for index, (root, listing) in enumerate(zip(roots, listings, strict=True)):
+        for rel in listing.files:
+            winners.setdefault(dest_path(root, rel), Winner(index, rel))
+    return winners
+
+
+def find_all(
+    roots: Sequence[Root], ignore: IgnoreMatcher, path: str
+) -> Iterator[tuple[Root, str]]:
+    """Every (root, absolute file) that provides destination ``path``, in search order."""
+    normal = path.replace(os.sep, "/")
+    if not is_safe_relpath(normal):
+        return
+    for root in roots:
+        rel = source_rel(root, normal)
+        if rel is not None and stat_file(root, rel, ignore) is not None:
+            yield root, os.path.realpath(os.path.join(root.path, rel))
+
+
+def walk_all(roots: Iterable[Root], ignore: IgnoreMatcher) -> list[Listing]:
+    return [walk_root(root, ignore) for root in roots]

@@ -1,0 +1,159 @@
+"""Looking at the disk for the planner: content digests of sources, and the destination.
+
+Stat first, read only when the record cannot vouch for the content, hash each file once,
+and spread the reading over a few threads (hashlib releases the GIL on large buffers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from staticbuild.errors import SourceError
+from staticbuild.finders import FileInfo
+from staticbuild.planner import MISSING, Observed
+from staticbuild.state import OutputRecord, SourceRecord
+
+#: Temporary files of the executor: ``.NAME.sbtmp-XXXX`` beside the final path.
+TEMP_MARK = ".sbtmp-"
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+IO_THREADS = min(8, (os.cpu_count() or 1) * 4)
+
+
+def file_digest(path: str) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def parallel_map(fn: Callable[[_T], _R], items: Sequence[_T], *, threshold: int = 32) -> list[_R]:
+    """``map`` over threads when there is enough I/O to be worth it."""
+    if len(items) < threshold:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(IO_THREADS) as pool:
+        return list(pool.map(fn, items, chunksize=16))
+
+
+def source_digests(
+    files: Mapping[str, FileInfo], cache: dict[str, SourceRecord]
+) -> dict[str, str]:
+    """Digest of each absolute source path; ``cache`` is consulted and updated in place."""
+    out: dict[str, str] = {}
+    misses: list[tuple[str, FileInfo]] = []
+    for path, info in files.items():
+        record = cache.get(path)
+        if record is not None and (record.size, record.mtime_ns, record.ino) == info:
+            out[path] = record.digest
+        else:
+            misses.append((path, info))
+
+    def hash_one(item: tuple[str, FileInfo]) -> str:
+        try:
+            return file_digest(item[0])
+        except OSError as exc:
+            raise SourceError(f"cannot read source file {item[0]!r}: {exc.strerror}") from None
+
+    for (path, info), digest in zip(misses, parallel_map(hash_one, misses), strict=True):
+        out[path] = digest
+        cache[path] = SourceRecord(info.size, info.mtime_ns, info.ino, digest)
+    return out
+
+
+def observe_destination(
+    destination: Path, paths: Iterable[str], records: Mapping[str, OutputRecord]
+) -> dict[str, Observed]:
+    """What is at each destination path; files not vouched for by a record are hashed."""
+    base = str(destination)
+    todo = sorted(set(paths))
+    return dict(zip(todo, parallel_map(lambda p: _observe(base, p, records.get(p)), todo,
+                                       threshold=256), strict=True))
+
+
+def _observe(base: str, path: str, record: OutputRecord | None) -> Observed:
+    full = os.path.join(base, path)
+    try:
+        st = os.lstat(full)
+    except (FileNotFoundError, NotADirectoryError):
+        return MISSING
+    except OSError as exc:
+        raise SourceError(f"cannot inspect destination file {full!r}: {exc.strerror}") from None
+    key = (st.st_size, st.st_mtime_ns, st.st_ino)
+    if stat.S_ISLNK(st.st_mode):
+        target = os.readlink(full)
+        recorded = record is not None and record.link == target and (
+            record.size, record.mtime_ns, record.ino) == key
+        return Observed("link", record.digest if recorded and record else None, target, *key,
+                        recorded=recorded)
+    if stat.S_ISDIR(st.st_mode):
+        return Observed("dir", size=st.st_size)
+    if not stat.S_ISREG(st.st_mode):
+        return Observed("other")
+    if record is not None and record.link is None and (record.size, record.mtime_ns,
+                                                       record.ino) == key:
+        return Observed("file", record.digest, None, *key, recorded=True)
+    try:
+        digest = file_digest(full)
+    except OSError as exc:
+        raise SourceError(f"cannot read destination file {full!r}: {exc.strerror}") from None
+    return Observed("file", digest, None, *key)
+
+
+def list_destination(destination: Path) -> tuple[list[str], list[str]]:
+    """Every file below the destination (not following symlinks), and the executor's leftovers."""
+    files: list[str] = []
+    leftovers: list[str] = []
+    if not destination.is_dir():
+        return files, leftovers
+    stack = [("", str(destination))]
+    while stack:
+        rel, folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            raise SourceError(f"cannot read destination folder {folder!r}: {exc.strerror}") from None
+        for entry in entries:
+            child = f"{rel}/{entry.name}" if rel else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((child, entry.path))
+            elif TEMP_MARK in entry.name and entry.name.startswith("."):
+                leftovers.append(child)
+            else:
+                files.append(child)
+    return sorted(files), sorted(leftovers)
+
+
+def blocked_parents(destination: Path, paths: Iterable[str], removable: set[str]) -> list[str]:
+    """Destination paths whose parent folders cannot be made: a file or symlink is in the way.
+
+    A symlinked folder counts as in the way: writing through it could leave the destination.
+    """
+    ok_dirs: set[str] = {""}
+    blocked: list[str] = []
+    base = str(destination)
+    for path in sorted(paths):
+        parent = path.rpartition("/")[0]
+        chain: list[str] = []
+        while parent not in ok_dirs:
+            chain.append(parent)
+            parent = parent.rpartition("/")[0]
+        bad = False
+        for folder in reversed(chain):
+            try:
+                st = os.lstat(os.path.join(base, folder))
+            except (FileNotFoundError, NotADirectoryError):
+                ok_dirs.add(folder)  # will be created
+                continue
+            if stat.S_ISDIR(st.st_mode) or folder in removable:
+                ok_dirs.add(folder)
+            else:
+                bad = True
+                blocked.append(path)
+                break
+        if bad:
+            continue
+    return blocked

@@ -1,0 +1,137 @@
+"""A spec resolved against the disk: absolute roots, final ignore patterns, CLI overrides.
+
+A :class:`Project` is a plain msgspec value (no pydantic), so everything after loading —
+planning, applying, watching — depends only on it.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from pathlib import Path
+
+import msgspec
+
+from staticbuild.errors import SpecError
+
+#: Django's staticfiles app config ``ignore_patterns``.
+DEFAULT_IGNORE_PATTERNS = ("CVS", ".*", "*~")
+STATE_DIR_NAME = ".staticbuild"
+
+
+class Root(msgspec.Struct, frozen=True):
+    """One searched folder; ``label`` names it in plans the same on every machine."""
+
+    path: str
+    prefix: str
+    label: str
+    kind: str  # "source" | "app"
+
+
+class StorageSettings(msgspec.Struct, frozen=True):
+    kind: str = "filesystem"
+    manifest_name: str = "staticfiles.json"
+    manifest_strict: bool = True
+    js_module_imports: bool = False
+    keep_previous: int = 0
+    compress: tuple[str, ...] = ()
+    compress_min_size: int | None = None
+    compress_skip_extensions: tuple[str, ...] | None = None
+
+
+class Overrides(msgspec.Struct, frozen=True):
+    """Command-line options that override the spec (``None``: keep the spec's value)."""
+
+    clear: bool | None = None
+    link: bool | None = None
+    ignore: tuple[str, ...] = ()
+    default_ignore: bool | None = None
+    post_process: bool | None = None
+
+
+class Project(msgspec.Struct, frozen=True):
+    spec_path: str
+    spec_digest: str
+    destination: str
+    url: str
+    debug: bool
+    roots: tuple[Root, ...]
+    ignore_patterns: tuple[str, ...]
+    link: bool
+    clear: bool
+    post_process: bool
+    durable: bool
+    storage: StorageSettings
+    state_dir: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def destination_path(self) -> Path:
+        return Path(self.destination)
+
+    @property
+    def spec_file(self) -> Path:
+        return Path(self.spec_path)
+
+    @property
+    def watch_roots(self) -> tuple[Path, ...]:
+        """Every folder whose changes can change the collection."""
+        return tuple(Path(r.path) for r in self.roots)
+
+    @property
+    def link_roots(self) -> tuple[Path, ...]:
+        """Folders that symlinks in the destination may point into."""
+        return self.watch_roots
+
+
+def find_spec_file(path: str | os.PathLike[str] | None) -> Path:
+    """The spec file to use: the given path, or ``./staticbuild.yaml``."""
+    chosen = Path(path) if path is not None else Path.cwd() / "staticbuild.yaml"
+    return Path(os.path.abspath(chosen))
+
+
+def load_project(
+    spec_path: str | os.PathLike[str] | None = None, overrides: Overrides | None = None
+) -> Project:
+    """Load, validate and check the spec; raise :class:`SpecError` naming every problem."""
+    from staticbuild.checks import check_spec
+    from staticbuild.spec import load_spec
+
+    overrides = overrides or Overrides()
+    loaded = load_spec(find_spec_file(spec_path))
+    resolved = check_spec(loaded)
+    if resolved.errors:
+        raise SpecError(resolved.errors)
+    spec = loaded.spec
+    patterns = [*spec.ignore, *overrides.ignore]
+    use_defaults = spec.default_ignore if overrides.default_ignore is None else overrides.default_ignore
+    if use_defaults:
+        patterns += DEFAULT_IGNORE_PATTERNS
+    # collectstatic normalises and de-duplicates the patterns; the order does not matter.
+    ignore = tuple(sorted({posixpath.normpath(p) for p in patterns}))
+    st = spec.storage
+    return Project(
+        spec_path=str(loaded.path),
+        spec_digest=loaded.digest,
+        destination=str(resolved.destination),
+        url=spec.url,
+        debug=spec.debug,
+        roots=resolved.roots,
+        ignore_patterns=ignore,
+        link=spec.link if overrides.link is None else overrides.link,
+        clear=spec.clear if overrides.clear is None else overrides.clear,
+        post_process=spec.post_process if overrides.post_process is None else overrides.post_process,
+        durable=spec.durable,
+        storage=StorageSettings(
+            kind=st.kind,
+            manifest_name=st.manifest_name,
+            manifest_strict=st.manifest_strict,
+            js_module_imports=st.js_module_imports,
+            keep_previous=st.keep_previous,
+            compress=tuple(st.compress),
+            compress_min_size=st.compress_min_size,
+            compress_skip_extensions=st.compress_skip_extensions,
+        ),
+        state_dir=str(loaded.path.parent / STATE_DIR_NAME),
+        warnings=resolved.warnings,
+    )

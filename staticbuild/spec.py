@@ -1,0 +1,347 @@
+"""The spec file: YAML with positions in, a validated :class:`Spec` out.
+
+This is the only module that imports pydantic. Every problem — YAML syntax, a wrong key or
+type, and the file-system checks of :mod:`staticbuild.checks` — is reported at once, one
+line each, naming the file, line, column and key, Django-checks style (``SB-E0xx``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from staticbuild.errors import SpecError
+
+SPEC_NAME = "staticbuild.yaml"
+#: Aliases may repeat nodes; past this many expanded nodes a spec is refused (billion laughs).
+MAX_EXPANDED_NODES = 100_000
+KeyPath = tuple[str | int, ...]
+_URL_PREFIX = re.compile(r"(?:https?:)?(?://[^/\s?#]+)?/(?:[^\s?#]*/)?")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class SourceSpec(_Model):
+    """A folder searched first (Django's STATICFILES_DIRS entry), with an optional prefix."""
+
+    path: str = Field(min_length=1, description="Folder, relative to the spec's folder.")
+    prefix: str = Field("", description="Destination sub-folder its files appear under.")
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix_has_no_slash_at_end(cls, value: str) -> str:
+        # Django refuses this too (staticfiles.E003).
+        if value.endswith("/") or value.startswith("/"):
+            raise PydanticCustomError(
+                "SB-E011",
+                "prefix {prefix!r} must not start or end with '/' (write 'vendor', not 'vendor/')",
+                {"prefix": value},
+            )
+        if any(part in ("", ".", "..") for part in value.split("/")) and value:
+            raise PydanticCustomError(
+                "SB-E011", "prefix {prefix!r} must be plain folder names", {"prefix": value}
+            )
+        return value
+
+
+class AppSpec(_Model):
+    """An app searched after the sources (INSTALLED_APPS): a folder or an installed package."""
+
+    path: str | None = Field(None, min_length=1, description="App folder; its static/ is searched.")
+    package: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$",
+        description="Installed Python package; <its folder>/static/ is searched.",
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> AppSpec:
+        if (self.path is None) == (self.package is None):
+            raise PydanticCustomError("SB-E016", "an app needs exactly one of 'path' or 'package'")
+        return self
+
+
+class S3Spec(_Model):
+    """Connection of an ``s3://`` destination; credentials come from the environment."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+
+
+Encoding = Literal["gzip", "br"]
+
+
+class StorageSpec(_Model):
+    """How outputs are named (plain or hashed) and which precompressed siblings are made."""
+
+    kind: Literal["filesystem", "manifest"] = "filesystem"
+    manifest_name: str = Field("staticfiles.json", min_length=1)
+    manifest_strict: bool = True
+    js_module_imports: bool = Field(
+        False, description="Rewrite JS module import/export (Django's aggregation support)."
+    )
+    keep_previous: int = Field(
+        0, ge=0, description="Keep the hashed files of the previous N manifests."
+    )
+    compress: tuple[Encoding, ...] = ()
+    compress_min_size: int | None = Field(
+        None, ge=0, description="Files smaller than this many bytes are not compressed."
+    )
+    compress_skip_extensions: tuple[str, ...] | None = Field(
+        None, description="Extensions never compressed (default: WhiteNoise's list)."
+    )
+
+    @field_validator("compress", mode="before")
+    @classmethod
+    def _list_to_tuple(cls, value: Any) -> Any:
+        return tuple(value) if isinstance(value, list) else value
+
+
+class Spec(_Model):
+    """The whole ``staticbuild.yaml``."""
+
+    version: Literal[1]
+    destination: str = Field(min_length=1, description="Folder or s3://bucket/prefix.")
+    url: str = "/static/"
+    debug: bool = False
+    sources: tuple[Annotated[str, Field(min_length=1)] | SourceSpec, ...] = ()
+    apps: tuple[AppSpec, ...] = ()
+    ignore: tuple[str, ...] = ()
+    default_ignore: bool = True
+    link: bool = False
+    clear: bool = False
+    post_process: bool = True
+    durable: bool = Field(False, description="fsync each written file (slower, survives power loss).")
+    storage: StorageSpec = StorageSpec()
+    s3: S3Spec | None = None
+
+    @field_validator("sources", "apps", "ignore", mode="before")
+    @classmethod
+    def _list_to_tuple(cls, value: Any) -> Any:
+        return tuple(value) if isinstance(value, list) else value
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_a_prefix(cls, value: str) -> str:
+        # STATIC_URL must end in a slash (Django's check_settings); no query or fragment.
+        if not _URL_PREFIX.fullmatch(value):
+            raise PydanticCustomError(
+                "SB-E015",
+                "url {url!r} must be a path or http(s) URL ending in '/', like '/static/'",
+                {"url": value},
+            )
+        return value
+
+    def source_entries(self) -> tuple[SourceSpec, ...]:
+        """Sources in their long form."""
+        return tuple(SourceSpec(path=s) if isinstance(s, str) else s for s in self.sources)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the spec, as committed in ``schema/staticbuild.schema.json``."""
+    schema = Spec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "staticbuild.yaml"
+    return schema
+
+
+def schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+class LoadedSpec:
+    """A validated spec with where it came from; ``locate`` maps a key path to line/column."""
+
+    def __init__(self, path: Path, raw: bytes, spec: Spec, positions: Mapping[KeyPath, tuple[int, int]]):
+        self.path = path
+        self.raw = raw
+        self.spec = spec
+        self.digest = hashlib.sha256(raw).hexdigest()
+        self._positions = positions
+
+    def locate(self, key: KeyPath) -> tuple[int, int]:
+        return _locate(self._positions, key)
+
+    def problem(self, key: KeyPath, code: str, message: str, hint: str = "") -> str:
+        """One formatted problem line, the same shape for schema and file-system problems."""
+        return format_problem(self.path, self.locate(key), key, code, message, hint)
+
+
+def format_problem(
+    path: Path, where: tuple[int, int], key: KeyPath, code: str, message: str, hint: str = ""
+) -> str:
+    line, col = where
+    dotted = _dotted(key) or "(top level)"
+    tail = f" (hint: {hint})" if hint else ""
+    return f"{path}:{line}:{col}: {dotted}: {message} [{code}]{tail}"
+
+
+def load_spec(path: Path) -> LoadedSpec:
+    """Read, parse and validate the spec at ``path``; raise :class:`SpecError` listing every problem."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError([f"{path}: spec file not found [SB-E001]"]) from None
+    except IsADirectoryError:
+        raise SpecError([f"{path}: is a folder, not a spec file [SB-E001]"]) from None
+    except OSError as exc:
+        raise SpecError([f"{path}: cannot read spec file: {exc.strerror} [SB-E001]"]) from None
+    data, positions = _parse_yaml(path, raw)
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError([_format_validation_error(path, positions, err) for err in exc.errors()]) from None
+    return LoadedSpec(path, raw, spec, positions)
+
+
+def _parse_yaml(path: Path, raw: bytes) -> tuple[Any, dict[KeyPath, tuple[int, int]]]:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError([f"{path}: not UTF-8 text (byte {exc.start}) [SB-E001]"]) from None
+    yaml = YAML(typ="rt", pure=True)
+    try:
+        data = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{mark.line + 1}:{mark.column + 1}" if mark else "1:1"
+        what = exc.problem or exc.context or "invalid YAML"
+        raise SpecError([f"{path}:{where}: YAML syntax error: {what} [SB-E001]"]) from None
+    except YAMLError as exc:
+        message = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
+        raise SpecError([f"{path}:1:1: YAML error: {message} [SB-E001]"]) from None
+    if data is None:
+        raise SpecError([f"{path}:1:1: the spec is empty; it needs at least 'version' and "
+                         "'destination' [SB-E001]"])
+    if not isinstance(data, Mapping):
+        raise SpecError([f"{path}:1:1: the spec must be a mapping of keys (like 'version: 1'), "
+                         f"not a {_yaml_kind(data)} [SB-E001]"])
+    if _expanded_size(data, {}) > MAX_EXPANDED_NODES:
+        raise SpecError([f"{path}:1:1: aliases expand to more than {MAX_EXPANDED_NODES} nodes; "
+                         "refusing to load (alias bomb?) [SB-E001]"])
+    positions: dict[KeyPath, tuple[int, int]] = {}
+    plain = _to_plain(data, (), positions)
+    return plain, positions
+
+
+def _yaml_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "list"
+    return "scalar value" if not isinstance(value, Mapping) else "mapping"
+
+
+def _expanded_size(node: Any, memo: dict[int, int]) -> int:
+    """Node count with aliases expanded, memoised by identity so the count itself stays cheap."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if isinstance(node, Mapping):
+        size = 1 + sum(_expanded_size(v, memo) for v in node.values())
+    elif isinstance(node, list):
+        size = 1 + sum(_expanded_size(v, memo) for v in node)
+    else:
+        return 1
+    memo[key] = size
+    return size
+
+
+def _to_plain(node: Any, key: KeyPath, positions: dict[KeyPath, tuple[int, int]]) -> Any:
+    """ruamel's round-trip nodes to plain dicts/lists, recording 1-based (line, column) per key."""
+    if isinstance(node, Mapping):
+        out: dict[Any, Any] = {}
+        lc = getattr(node, "lc", None)
+        if lc is not None and key not in positions:
+            positions[key] = (lc.line + 1, lc.col + 1)
+        for k, v in node.items():
+            child = (*key, str(k))
+            if lc is not None:
+                try:
+                    line, col = lc.key(k)
+                    positions[child] = (line + 1, col + 1)
+                except (KeyError, TypeError):
+                    pass
+            out[str(k) if not isinstance(k, str | int | bool) or isinstance(k, bool) else k] = (
+                _to_plain(v, child, positions)
+            )
+        return out
+    if isinstance(node, list):
+        lc = getattr(node, "lc", None)
+        items = []
+        for i, v in enumerate(node):
+            child = (*key, i)
+            if lc is not None:
+                try:
+                    line, col = lc.item(i)
+                    positions[child] = (line + 1, col + 1)
+                except (KeyError, TypeError, IndexError):
+                    pass
+            items.append(_to_plain(v, child, positions))
+        return items
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    return str(node)
+
+
+def _locate(positions: Mapping[KeyPath, tuple[int, int]], key: KeyPath) -> tuple[int, int]:
+    for end in range(len(key), -1, -1):
+        if key[:end] in positions:
+            return positions[key[:end]]
+    return (1, 1)
+
+
+def _dotted(key: Sequence[str | int]) -> str:
+    out = ""
+    for part in key:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _format_validation_error(
+    path: Path, positions: Mapping[KeyPath, tuple[int, int]], err: Any
+) -> str:
+    # pydantic adds union-member tags and model names to ``loc``; keep only real keys.
+    key: KeyPath = tuple(
+        p for p in err["loc"] if isinstance(p, int) or (p not in _UNION_TAGS and "[" not in p)
+    )
+    kind = err["type"]
+    code = kind if kind.startswith("SB-") else "SB-E002"
+    if kind == "extra_forbidden":
+        message = f"unknown key {str(key[-1])!r}"
+        hint = "see schema/staticbuild.schema.json for the keys a spec may have"
+    elif kind == "missing":
+        message = "required key is missing"
+        hint = ""
+    else:
+        message = err["msg"]
+        hint = ""
+        if kind == "literal_error" and key == ("version",):
+            message = f"unsupported version {err.get('input')!r}; this staticbuild reads version 1"
+    return format_problem(path, _locate(positions, key), key, code, message, hint)
+
+
+_UNION_TAGS = frozenset({"str", "SourceSpec", "AppSpec", "function-after[_exactly_one(), AppSpec]"})
