@@ -128,12 +128,11 @@ def parse_range(header: str, size: int) -> tuple[int, int] | Literal[False] | No
             return False
         return max(size - length, 0), size - 1
     first = int(first_s)
-    last = int(last_s) if last_s else size - 1
-    if last < first:
+    if last_s and int(last_s) < first:
         return None
     if first >= size:
         return False
-    return first, min(last, size - 1)
+    return first, min(int(last_s), size - 1) if last_s else size - 1
 
 
 def _etag_matches(header: str, etag: str) -> bool:

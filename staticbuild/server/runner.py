@@ -10,6 +10,7 @@ short slices, and on :meth:`DevServer.close` closes every socket *from that thre
 from __future__ import annotations
 
 import errno
+import socket
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from staticbuild.errors import ServeError
-from staticbuild.server.app import StaticFilesApp, make_app, url_prefix
+from staticbuild.server.app import StaticFilesApp, WSGIApplication, make_app, url_prefix
 
 DEFAULT_ADDR = "127.0.0.1:8000"
 
@@ -45,24 +46,45 @@ def check_serving_allowed(*, debug: bool, insecure: bool) -> None:
         )
 
 
-class DevServer:
-    """A running development server; use as a context manager or call :meth:`close`."""
+def _bind(host: str, port: int) -> socket.socket:
+    """A bound (not yet listening) TCP socket for ``host:port``, or ServeError."""
+    try:
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise ServeError(f"Cannot serve on {host}:{port}: {exc.strerror}.") from exc
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(sockaddr)
+    except OSError as exc:
+        sock.close()
+        reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise ServeError(f"Cannot serve on {host}:{port}: {reason}.") from exc
+    return sock
 
-    def __init__(self, app: StaticFilesApp, host: str = "127.0.0.1", port: int = 0) -> None:
+
+class DevServer:
+    """A running development server; use as a context manager or call :meth:`close`.
+
+    ``app`` is usually a :class:`StaticFilesApp`; any WSGI callable works (a project's
+    app with ours mounted in it), and then :attr:`url` points at the root.
+    """
+
+    def __init__(
+        self, app: StaticFilesApp | WSGIApplication, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.app = app
         self._map: dict[int, Any] = {}
-        try:
-            self._server: Any = create_server(
-                app,
-                map=self._map,
-                host=host,
-                port=port,
-                threads=4,
-                ident="staticbuild",
-            )
-        except OSError as exc:
-            reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
-            raise ServeError(f"Cannot serve on {host}:{port}: {reason}.") from exc
+        # We bind the socket ourselves: waitress starts its worker threads before it
+        # binds, so "address in use" inside create_server would leak four threads.
+        sock = _bind(host, port)
+        self._server: Any = create_server(
+            app, map=self._map, sockets=[sock], threads=4, ident="staticbuild"
+        )
         self.host: str = self._server.effective_host
         self.port: int = int(self._server.effective_port)
         self._stopping = threading.Event()
@@ -75,7 +97,8 @@ class DevServer:
     def url(self) -> str:
         """The URL the files are served at, e.g. ``http://127.0.0.1:8000/static/``."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{self.app.config.prefix}"
+        prefix = self.app.config.prefix if isinstance(self.app, StaticFilesApp) else "/"
+        return f"http://{host}:{self.port}{prefix}"
 
     def _run(self) -> None:
         try:
