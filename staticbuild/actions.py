@@ -18,7 +18,7 @@ class _Action(msgspec.Struct, frozen=True, tag_field="op", omit_defaults=True):
     path: str
 
 
-class Copy(_Action, tag="copy"):
+class Copy(_Action, frozen=True, tag="copy"):
     """A new file, copied from a source file."""
 
     root: int
@@ -27,7 +27,7 @@ class Copy(_Action, tag="copy"):
     size: int
 
 
-class Link(_Action, tag="link"):
+class Link(_Action, frozen=True, tag="link"):
     """A new symlink to a source file (absolute, as Django's ``--link`` makes)."""
 
     root: int
@@ -35,7 +35,7 @@ class Link(_Action, tag="link"):
     digest: str
 
 
-class Update(_Action, tag="update"):
+class Update(_Action, frozen=True, tag="update"):
     """Replace what is at ``path`` (changed content, copy↔link switch, a foreign file)."""
 
     root: int
@@ -46,7 +46,7 @@ class Update(_Action, tag="update"):
     foreign: bool = False
 
 
-class Write(_Action, tag="post-process"):
+class Write(_Action, frozen=True, tag="post-process"):
     """A file whose bytes staticbuild makes: a hashed copy, a rewritten CSS/JS, the manifest."""
 
     digest: str
@@ -56,7 +56,7 @@ class Write(_Action, tag="post-process"):
     foreign: bool = False
 
 
-class Compress(_Action, tag="compress"):
+class Compress(_Action, frozen=True, tag="compress"):
     """A precompressed sibling (``.gz``/``.br``) of another output."""
 
     digest: str
@@ -67,7 +67,7 @@ class Compress(_Action, tag="compress"):
     foreign: bool = False
 
 
-class Delete(_Action, tag="delete"):
+class Delete(_Action, frozen=True, tag="delete"):
     """Remove a file staticbuild wrote that is no longer collected (or any file, with clear)."""
 
     reason: str
@@ -77,8 +77,14 @@ class Delete(_Action, tag="delete"):
 Action = Copy | Link | Update | Write | Compress | Delete
 
 #: How the human diff marks each action.
-MARKS = {"copy": "+", "link": "+", "update": "~", "post-process": "*", "compress": "*",
-         "delete": "-"}
+MARKS = {
+    "copy": "+",
+    "link": "+",
+    "update": "~",
+    "post-process": "*",
+    "compress": "*",
+    "delete": "-",
+}
 
 
 class Inputs(msgspec.Struct, frozen=True):

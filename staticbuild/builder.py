@@ -86,7 +86,8 @@ class Builder:
         self.destination = project.destination_path
         self.state_dir = Path(project.state_dir)
         self.state = load_state(self.state_dir, project.destination) or State(
-            destination=project.destination, finished=False)
+            destination=project.destination, finished=False
+        )
         self._listings: list[Listing] | None = None
         self._winners: dict[str, Winner] = {}
         self._context: _Context | None = None
@@ -114,9 +115,9 @@ class Builder:
         for dest in affected:
             self._winners.pop(dest, None)
             for index, root in enumerate(self.project.roots):
-                rel = source_rel(root, dest)
-                if rel is not None and rel in self._listings[index].files:
-                    self._winners[dest] = Winner(index, rel)
+                found = source_rel(root, dest)
+                if found is not None and found in self._listings[index].files:
+                    self._winners[dest] = Winner(index, found)
                     break
         return affected
 
@@ -149,10 +150,15 @@ class Builder:
         else:
             scope = self._refresh(changed)
         roots = self.project.roots
-        winners = self._winners if scope is None else {
-            d: self._winners[d] for d in scope if d in self._winners}
-        infos = {(w.root, w.rel): self._listings[w.root].files[w.rel]  # type: ignore[index]
-                 for w in winners.values()}
+        winners = (
+            self._winners
+            if scope is None
+            else {d: self._winners[d] for d in scope if d in self._winners}
+        )
+        infos = {
+            (w.root, w.rel): self._listings[w.root].files[w.rel]  # type: ignore[index]
+            for w in winners.values()
+        }
         paths = {(w.root, w.rel): os.path.join(roots[w.root].path, w.rel) for w in winners.values()}
         digests = source_digests({paths[k]: infos[k] for k in infos}, self.state.sources)
         desired: dict[str, Desired] = {}
@@ -160,8 +166,9 @@ class Builder:
             key = (w.root, w.rel)
             info = infos[key]
             if self.project.link:
-                desired[dest] = Desired(digests[paths[key]], info.size, "link", w.root, w.rel,
-                                        paths[key])
+                desired[dest] = Desired(
+                    digests[paths[key]], info.size, "link", w.root, w.rel, paths[key]
+                )
             else:
                 desired[dest] = Desired(digests[paths[key]], info.size, "copy", w.root, w.rel)
         records = self.state.outputs
@@ -178,9 +185,13 @@ class Builder:
         observed = observe_destination(self.destination, scope, records)
         decision = decide(desired, observed, records, scope, foreign=foreign, leftovers=leftovers)
         self._check_parents(decision, observed)
-        plan = make_plan(decision, destination=self._display_destination(),
-                         storage=self.project.storage.kind,
-                         roots=[r.label for r in roots], collected=len(self._winners))
+        plan = make_plan(
+            decision,
+            destination=self._display_destination(),
+            storage=self.project.storage.kind,
+            roots=[r.label for r in roots],
+            collected=len(self._winners),
+        )
         if with_inputs:
             plan = msgspec.structs.replace(plan, inputs=self._inputs(desired, observed, foreign))
         self._context = _Context(plan, decision, desired, observed, infos)
@@ -191,28 +202,37 @@ class Builder:
             raise PlanError(f"destination {str(self.destination)!r} exists and is not a folder")
 
     def _check_parents(self, decision: Decision, observed: dict[str, Observed]) -> None:
-        writes = [a.path for a in decision.actions if not isinstance(a, Delete)
-                  and observed.get(a.path, Observed("missing")).kind == "missing"]
+        writes = [
+            a.path
+            for a in decision.actions
+            if not isinstance(a, Delete)
+            and observed.get(a.path, Observed("missing")).kind == "missing"
+        ]
         removable = {a.path for a in decision.actions if isinstance(a, Delete)}
         blocked = blocked_parents(self.destination, writes, removable)
         if blocked:
-            raise PlanError(f"a file is in the way of a folder needed for destination path "
-                            f"{blocked[0]!r}; move it away or remove it")
+            raise PlanError(
+                f"a file is in the way of a folder needed for destination path "
+                f"{blocked[0]!r}; move it away or remove it"
+            )
 
     def _display_destination(self) -> str:
         spec_dir = os.path.dirname(self.project.spec_path)
         rel = os.path.relpath(self.project.destination, spec_dir)
         return rel if not rel.startswith("..") else self.project.destination
 
-    def _inputs(self, desired: dict[str, Desired], observed: dict[str, Observed],
-                foreign: list[str]) -> Inputs:
+    def _inputs(
+        self, desired: dict[str, Desired], observed: dict[str, Observed], foreign: list[str]
+    ) -> Inputs:
         options = msgspec.json.encode(msgspec.structs.replace(self.project, warnings=()))
         dest = {p: f"{o.kind}:{o.digest or o.target or ''}" for p, o in observed.items()}
         dest.update(dict.fromkeys(foreign, "foreign"))
-        return Inputs(spec=self.project.spec_digest,
-                      options=hashlib.sha256(options).hexdigest(),
-                      sources={d: w.digest for d, w in sorted(desired.items())},
-                      destination=dict(sorted(dest.items())))
+        return Inputs(
+            spec=self.project.spec_digest,
+            options=hashlib.sha256(options).hexdigest(),
+            sources={d: w.digest for d, w in sorted(desired.items())},
+            destination=dict(sorted(dest.items())),
+        )
 
     # -- applying -------------------------------------------------------------------------
     def apply(
@@ -230,9 +250,13 @@ class Builder:
         if plan.actions:
             state.finished = False
             save_state(self.state_dir, state)
-        outcome = execute(self.destination, plan.actions,
-                          Sources(tuple(r.path for r in self.project.roots), context.infos,
-                                  context.blobs), durable=self.project.durable, progress=progress)
+        outcome = execute(
+            self.destination,
+            plan.actions,
+            Sources(tuple(r.path for r in self.project.roots), context.infos, context.blobs),
+            durable=self.project.durable,
+            progress=progress,
+        )
         records.update(outcome.written)
         for path in outcome.deleted:
             records.pop(path, None)
@@ -241,8 +265,9 @@ class Builder:
         for path in context.decision.adopt:
             seen = context.observed[path]
             want = context.desired[path]
-            records[path] = OutputRecord(want.digest, seen.size, seen.mtime_ns, seen.ino,
-                                         link=seen.target)
+            records[path] = OutputRecord(
+                want.digest, seen.size, seen.mtime_ns, seen.ino, link=seen.target
+            )
         state.finished = outcome.error is None
         save_state(self.state_dir, state)
         self._context = None
@@ -259,13 +284,21 @@ class Builder:
         if changed is None and fresh.actions != saved.actions:
             changed = "the planned actions"
         if changed is not None:
-            raise StalePlanError(f"the saved plan is out of date: {changed} changed since it was "
-                                 "made; run 'staticbuild plan' again")
+            raise StalePlanError(
+                f"the saved plan is out of date: {changed} changed since it was "
+                "made; run 'staticbuild plan' again"
+            )
         return fresh
 
-    def _result(self, plan: Plan, written: dict[str, OutputRecord], deleted: list[str]) -> ApplyResult:
-        result = ApplyResult(str(self.destination), self.project.link,
-                             unmodified=plan.unmodified, deleted=len(deleted))
+    def _result(
+        self, plan: Plan, written: dict[str, OutputRecord], deleted: list[str]
+    ) -> ApplyResult:
+        result = ApplyResult(
+            str(self.destination),
+            self.project.link,
+            unmodified=plan.unmodified,
+            deleted=len(deleted),
+        )
         for action in plan.actions:
             if action.path not in written:
                 continue
@@ -296,8 +329,10 @@ def _first_difference(old: Inputs, new: Inputs) -> str | None:
         return "the spec file"
     if old.options != new.options:
         return "the options (command-line flags or resolved folders)"
-    for name, before, after in (("source of", old.sources, new.sources),
-                                ("destination file", old.destination, new.destination)):
+    for name, before, after in (
+        ("source of", old.sources, new.sources),
+        ("destination file", old.destination, new.destination),
+    ):
         for path in sorted(before.keys() | after.keys()):
             if before.get(path) != after.get(path):
                 return f"{name} {path!r}"

@@ -42,17 +42,28 @@ def check_spec(loaded: LoadedSpec) -> Resolved:
     warnings: list[str] = []
     destination = Path(os.path.normpath(base / spec.destination))
     if spec.destination.startswith("s3://"):
-        errors.append(loaded.problem(("destination",), "SB-E020",
-                                     "s3:// destinations are not supported by this version",
-                                     "collect to a folder and sync it"))
+        errors.append(
+            loaded.problem(
+                ("destination",),
+                "SB-E020",
+                "s3:// destinations are not supported by this version",
+                "collect to a folder and sync it",
+            )
+        )
     roots: list[Root] = []
     seen: set[tuple[str, str]] = set()
     for i, source in enumerate(spec.source_entries()):
         key: tuple[str | int, ...] = ("sources", i)
         folder = Path(os.path.normpath(base / source.path))
         if not folder.is_dir():
-            errors.append(loaded.problem(key, "SB-E010", f"source folder {str(folder)!r} does not exist",
-                                         "create it or remove the entry"))
+            errors.append(
+                loaded.problem(
+                    key,
+                    "SB-E010",
+                    f"source folder {str(folder)!r} does not exist",
+                    "create it or remove the entry",
+                )
+            )
         if (source.prefix, str(folder)) in seen:
             warnings.append(loaded.problem(key, "SB-W002", f"{source.path!r} is listed twice"))
         seen.add((source.prefix, str(folder)))
@@ -62,31 +73,47 @@ def check_spec(loaded: LoadedSpec) -> Resolved:
         if app.package is not None:
             package_dir = locate_package(app.package)
             if package_dir is None:
-                errors.append(loaded.problem(
-                    (*key, "package"), "SB-E013", f"package {app.package!r} is not installed",
-                    f"pip install it, or check the name (Python {_python_version()})"))
+                errors.append(
+                    loaded.problem(
+                        (*key, "package"),
+                        "SB-E013",
+                        f"package {app.package!r} is not installed",
+                        f"pip install it, or check the name (Python {_python_version()})",
+                    )
+                )
                 continue
             label = f"package:{app.package}/static"
         else:
             assert app.path is not None
             package_dir = Path(os.path.normpath(base / app.path))
             if not package_dir.is_dir():
-                errors.append(loaded.problem((*key, "path"), "SB-E017",
-                                             f"app folder {str(package_dir)!r} does not exist"))
+                errors.append(
+                    loaded.problem(
+                        (*key, "path"), "SB-E017", f"app folder {str(package_dir)!r} does not exist"
+                    )
+                )
                 continue
             label = f"{app.path.rstrip('/')}/static"
         static = package_dir / "static"
         if not static.is_dir():
-            warnings.append(loaded.problem(key, "SB-W001", f"{label!r} does not exist; nothing is "
-                                           "collected from this app"))
+            warnings.append(
+                loaded.problem(
+                    key, "SB-W001", f"{label!r} does not exist; nothing is collected from this app"
+                )
+            )
         roots.append(Root(str(static), "", label, "app"))
     for i, root in enumerate(roots):
         if _overlaps(destination, Path(root.path)):
             key = ("sources", i) if root.kind == "source" else ("apps", i - len(spec.sources))
-            errors.append(loaded.problem(
-                ("destination",), "SB-E012",
-                f"destination {str(destination)!r} overlaps the searched folder {root.path!r} "
-                f"({_dotted(key)})", "collect to a folder outside every source and app"))
+            errors.append(
+                loaded.problem(
+                    ("destination",),
+                    "SB-E012",
+                    f"destination {str(destination)!r} overlaps the searched folder {root.path!r} "
+                    f"({_dotted(key)})",
+                    "collect to a folder outside every source and app",
+                )
+            )
     return Resolved(destination, tuple(roots), errors, tuple(warnings))
 
 

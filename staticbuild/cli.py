@@ -38,11 +38,22 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-f", "--file", "spec_file", envvar="STATICBUILD_FILE",
-              type=click.Path(dir_okay=True, path_type=Path),
-              help="The spec file (default: ./staticbuild.yaml).")
-@click.option("-v", "--verbosity", type=click.IntRange(0, 3), default=1, show_default=True,
-              help="0 quiet, 1 normal, 2 each file, 3 tracebacks.")
+@click.option(
+    "-f",
+    "--file",
+    "spec_file",
+    envvar="STATICBUILD_FILE",
+    type=click.Path(dir_okay=True, path_type=Path),
+    help="The spec file (default: ./staticbuild.yaml).",
+)
+@click.option(
+    "-v",
+    "--verbosity",
+    type=click.IntRange(0, 3),
+    default=1,
+    show_default=True,
+    help="0 quiet, 1 normal, 2 each file, 3 tracebacks.",
+)
 @click.version_option(__version__, "--version", prog_name="staticbuild")
 @click.pass_context
 def cli(ctx: click.Context, spec_file: Path | None, verbosity: int) -> None:
@@ -53,16 +64,30 @@ def cli(ctx: click.Context, spec_file: Path | None, verbosity: int) -> None:
 def _plan_options(fn: F) -> F:
     options = [
         click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON object."),
-        click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Save the plan (JSON) for a later 'apply FILE'."),
-        click.option("-c", "--clear", is_flag=True, default=None,
-                     help="Also remove files staticbuild did not write."),
-        click.option("-l", "--link", is_flag=True, default=None,
-                     help="Symlink instead of copying."),
-        click.option("-i", "--ignore", "ignore", multiple=True, metavar="PATTERN",
-                     help="Ignore files, folders or paths matching this glob (repeatable)."),
-        click.option("--no-default-ignore", is_flag=True,
-                     help="Do not ignore CVS, .* and *~."),
+        click.option(
+            "--out",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Save the plan (JSON) for a later 'apply FILE'.",
+        ),
+        click.option(
+            "-c",
+            "--clear",
+            is_flag=True,
+            default=None,
+            help="Also remove files staticbuild did not write.",
+        ),
+        click.option(
+            "-l", "--link", is_flag=True, default=None, help="Symlink instead of copying."
+        ),
+        click.option(
+            "-i",
+            "--ignore",
+            "ignore",
+            multiple=True,
+            metavar="PATTERN",
+            help="Ignore files, folders or paths matching this glob (repeatable).",
+        ),
+        click.option("--no-default-ignore", is_flag=True, help="Do not ignore CVS, .* and *~."),
         click.option("--no-post-process", is_flag=True, help="Skip post-processing."),
     ]
     for option in reversed(options):
@@ -123,7 +148,7 @@ def _print_plan(plan: Any, *, as_json: bool, out: Path | None) -> None:
 @cli.command()
 @_plan_options
 @click.pass_context
-def plan(ctx: click.Context, as_json: bool, out: Path | None, **opts: Any) -> None:
+def plan(ctx: click.Context, /, as_json: bool, out: Path | None, **opts: Any) -> None:
     """Show what apply would do; change nothing."""
     builder = _load(ctx, **opts)
     result = builder.plan(with_inputs=out is not None)
@@ -134,12 +159,25 @@ def plan(ctx: click.Context, as_json: bool, out: Path | None, **opts: Any) -> No
 @cli.command()
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @_plan_options
-@click.option("--no-input", "--noinput", "no_input", is_flag=True,
-              help="Never ask before deleting or overwriting files.")
+@click.option(
+    "--no-input",
+    "--noinput",
+    "no_input",
+    is_flag=True,
+    help="Never ask before deleting or overwriting files.",
+)
 @click.option("-n", "--dry-run", is_flag=True, help="Only show what would be done (as 'plan').")
 @click.pass_context
-def apply(ctx: click.Context, plan_file: Path | None, as_json: bool, out: Path | None,
-          no_input: bool, dry_run: bool, **opts: Any) -> None:
+def apply(
+    ctx: click.Context,
+    /,
+    plan_file: Path | None,
+    as_json: bool,
+    out: Path | None,
+    no_input: bool,
+    dry_run: bool,
+    **opts: Any,
+) -> None:
     """Make the destination match the spec."""
     from staticbuild.actions import decode_plan
 
@@ -149,7 +187,9 @@ def apply(ctx: click.Context, plan_file: Path | None, as_json: bool, out: Path |
         try:
             saved = decode_plan(plan_file.read_bytes())
         except OSError as exc:
-            raise StaticbuildError(f"cannot read plan file {str(plan_file)!r}: {exc.strerror}") from None
+            raise StaticbuildError(
+                f"cannot read plan file {str(plan_file)!r}: {exc.strerror}"
+            ) from None
         except ValueError as exc:
             raise StaticbuildError(f"{str(plan_file)!r} is not a staticbuild plan: {exc}") from None
     current = builder.plan(with_inputs=saved is not None or out is not None)
@@ -176,8 +216,11 @@ def _confirm(plan: Any, no_input: bool) -> None:
     foreign = plan.foreign()
     if not foreign or no_input or not sys.stdin.isatty():
         return
-    click.echo(f"This will delete or overwrite {len(foreign)} file(s) that staticbuild did "
-               "not write, e.g.:", err=True)
+    click.echo(
+        f"This will delete or overwrite {len(foreign)} file(s) that staticbuild did "
+        "not write, e.g.:",
+        err=True,
+    )
     for action in foreign[:5]:
         click.echo(f"  {action.path}", err=True)
     if not click.confirm("Are you sure you want to do this?", err=True):
@@ -210,8 +253,11 @@ def which(ctx: click.Context, paths: tuple[str, ...], first: bool) -> None:
     missing = False
     for path in paths:
         found = find(project, path, first=first)
-        searched = ("\nLooking in the following locations:\n  " + "\n  ".join(found.searched)
-                    if verbosity >= 2 else "")
+        searched = (
+            "\nLooking in the following locations:\n  " + "\n  ".join(found.searched)
+            if verbosity >= 2
+            else ""
+        )
         if not found.locations:
             missing = True
             click.echo(f"No matching file found for '{path}'.{searched}", err=True)
@@ -226,8 +272,13 @@ def which(ctx: click.Context, paths: tuple[str, ...], first: bool) -> None:
 @cli.command()
 @click.option("--serve", is_flag=True, help="Serve the destination over HTTP.")
 @click.option("--insecure", is_flag=True, help="Serve even without 'debug: true' in the spec.")
-@click.option("--addr", default="127.0.0.1:8000", show_default=True, metavar="HOST:PORT",
-              help="Where to serve.")
+@click.option(
+    "--addr",
+    default="127.0.0.1:8000",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Where to serve.",
+)
 @click.pass_context
 def watch(ctx: click.Context, serve: bool, insecure: bool, addr: str) -> None:
     """Apply, then re-apply on every change (and serve, with --serve)."""
@@ -235,9 +286,15 @@ def watch(ctx: click.Context, serve: bool, insecure: bool, addr: str) -> None:
     from staticbuild.watch import run_watch
 
     spec_file = ctx.obj["spec_file"]
-    code = run_watch(functools.partial(load_project, spec_file), Builder, serve=serve,
-                     insecure=insecure, addr=addr, verbosity=ctx.obj["verbosity"],
-                     echo=functools.partial(click.echo))
+    code = run_watch(
+        functools.partial(load_project, spec_file),
+        Builder,
+        serve=serve,
+        insecure=insecure,
+        addr=addr,
+        verbosity=ctx.obj["verbosity"],
+        echo=functools.partial(click.echo),
+    )
     ctx.exit(code)
 
 

@@ -8,6 +8,8 @@ stale file may give way to a folder and the reverse.
 
 from __future__ import annotations
 
+import contextlib
+import contextlib
 import errno
 import os
 import shutil
@@ -87,8 +89,9 @@ def execute(
                     outcome.written[path] = record
                 except (OSError, ApplyError) as exc:
                     if outcome.error is None:
-                        outcome.error = exc if isinstance(exc, ApplyError) else _apply_error(
-                            exc, base)
+                        outcome.error = (
+                            exc if isinstance(exc, ApplyError) else _apply_error(exc, base)
+                        )
                         for other in futures:
                             other.cancel()
     return outcome
@@ -143,6 +146,7 @@ def _write(base: str, action: Action, sources: Sources, durable: bool) -> Output
         Path(tmp).unlink(missing_ok=True)
         raise
     st = os.stat(final)
+    assert not isinstance(action, Delete)
     return OutputRecord(action.digest, st.st_size, st.st_mtime_ns, st.st_ino)
 
 
@@ -168,10 +172,8 @@ def _temp_name(folder: str, final: str) -> str:
 
 
 def _delete(base: str, path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(os.path.join(base, path))
-    except FileNotFoundError:
-        pass
 
 
 def _prune_empty_dirs(base: str, deleted: list[str]) -> None:
@@ -183,10 +185,8 @@ def _prune_empty_dirs(base: str, deleted: list[str]) -> None:
             expanded.add(folder)
             folder = folder.rpartition("/")[0]
     for folder in sorted(expanded, key=lambda f: f.count("/"), reverse=True):
-        try:
+        with contextlib.suppress(OSError):  # not empty, or already gone
             os.rmdir(os.path.join(base, folder))
-        except OSError:
-            pass  # not empty, or already gone
 
 
 def _fsync(path: str) -> None:

@@ -146,7 +146,7 @@ def source_rel(root: Root, dest: str) -> str | None:
     if not root.prefix:
         return dest
     head = root.prefix + "/"
-    return dest[len(head):] if dest.startswith(head) else None
+    return dest[len(head) :] if dest.startswith(head) else None
 
 
 class Winner(NamedTuple):
@@ -163,9 +163,7 @@ def resolve(listings: Sequence[Listing], roots: Sequence[Root]) -> dict[str, Win
     return winners
 
 
-def find_all(
-    roots: Sequence[Root], ignore: IgnoreMatcher, path: str
-) -> Iterator[tuple[Root, str]]:
+def find_all(roots: Sequence[Root], ignore: IgnoreMatcher, path: str) -> Iterator[tuple[Root, str]]:
     """Every (root, absolute file) that provides destination ``path``, in search order."""
     normal = path.replace(os.sep, "/")
     if not is_safe_relpath(normal):

@@ -39,9 +39,7 @@ def parallel_map(fn: Callable[[_T], _R], items: Sequence[_T], *, threshold: int 
         return list(pool.map(fn, items, chunksize=16))
 
 
-def source_digests(
-    files: Mapping[str, FileInfo], cache: dict[str, SourceRecord]
-) -> dict[str, str]:
+def source_digests(files: Mapping[str, FileInfo], cache: dict[str, SourceRecord]) -> dict[str, str]:
     """Digest of each absolute source path; ``cache`` is consulted and updated in place."""
     out: dict[str, str] = {}
     misses: list[tuple[str, FileInfo]] = []
@@ -70,8 +68,13 @@ def observe_destination(
     """What is at each destination path; files not vouched for by a record are hashed."""
     base = str(destination)
     todo = sorted(set(paths))
-    return dict(zip(todo, parallel_map(lambda p: _observe(base, p, records.get(p)), todo,
-                                       threshold=256), strict=True))
+    return dict(
+        zip(
+            todo,
+            parallel_map(lambda p: _observe(base, p, records.get(p)), todo, threshold=256),
+            strict=True,
+        )
+    )
 
 
 def _observe(base: str, path: str, record: OutputRecord | None) -> Observed:
@@ -85,16 +88,23 @@ def _observe(base: str, path: str, record: OutputRecord | None) -> Observed:
     key = (st.st_size, st.st_mtime_ns, st.st_ino)
     if stat.S_ISLNK(st.st_mode):
         target = os.readlink(full)
-        recorded = record is not None and record.link == target and (
-            record.size, record.mtime_ns, record.ino) == key
-        return Observed("link", record.digest if recorded and record else None, target, *key,
-                        recorded=recorded)
+        recorded = (
+            record is not None
+            and record.link == target
+            and (record.size, record.mtime_ns, record.ino) == key
+        )
+        return Observed(
+            "link", record.digest if recorded and record else None, target, *key, recorded=recorded
+        )
     if stat.S_ISDIR(st.st_mode):
         return Observed("dir", size=st.st_size)
     if not stat.S_ISREG(st.st_mode):
         return Observed("other")
-    if record is not None and record.link is None and (record.size, record.mtime_ns,
-                                                       record.ino) == key:
+    if (
+        record is not None
+        and record.link is None
+        and (record.size, record.mtime_ns, record.ino) == key
+    ):
         return Observed("file", record.digest, None, *key, recorded=True)
     try:
         digest = file_digest(full)
@@ -115,7 +125,9 @@ def list_destination(destination: Path) -> tuple[list[str], list[str]]:
         try:
             entries = list(os.scandir(folder))
         except OSError as exc:
-            raise SourceError(f"cannot read destination folder {folder!r}: {exc.strerror}") from None
+            raise SourceError(
+                f"cannot read destination folder {folder!r}: {exc.strerror}"
+            ) from None
         for entry in entries:
             child = f"{rel}/{entry.name}" if rel else entry.name
             if entry.is_dir(follow_symlinks=False):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import NamedTuple
 
-from staticbuild.actions import Action, Compress, Copy, Delete, Link, Plan, Update, Write
+from staticbuild.actions import Action, Mode, Compress, Copy, Delete, Link, Plan, Update, Write
 from staticbuild.errors import PlanError
 from staticbuild.state import OutputRecord
 
@@ -95,8 +95,10 @@ def decide(
     if conflicts:
         first = conflicts[0]
         more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
-        raise PlanError(f"a folder (or special file) is in the way at destination path "
-                        f"{first!r}{more}; move it away or remove it")
+        raise PlanError(
+            f"a folder (or special file) is in the way at destination path "
+            f"{first!r}{more}; move it away or remove it"
+        )
     deleted = {a.path for a in actions if isinstance(a, Delete)}
     for path in sorted(set(foreign) - deleted - set(desired)):
         actions.append(Delete(path, reason="clear", foreign=True))
@@ -117,8 +119,15 @@ def _write_action(path: str, want: Desired, seen: Observed, *, ours: bool) -> Ac
     if want.category == "post-process":
         return Write(path, want.digest, want.size, want.origin, replaces=exists, foreign=foreign)
     if want.category == "compress":
-        return Compress(path, want.digest, want.size, want.origin, want.encoding,
-                        replaces=exists, foreign=foreign)
+        return Compress(
+            path,
+            want.digest,
+            want.size,
+            want.origin,
+            want.encoding,
+            replaces=exists,
+            foreign=foreign,
+        )
     if not exists:
         if want.mode == "link":
             return Link(path, want.root, want.origin, want.digest)
@@ -129,7 +138,7 @@ def _write_action(path: str, want: Desired, seen: Observed, *, ours: bool) -> Ac
         reason = "copy to link"
     else:
         reason = "content changed" if want.mode != "link" else "link target changed"
-    mode = "link" if want.mode == "link" else "copy"
+    mode: Mode = "link" if want.mode == "link" else "copy"
     return Update(path, want.root, want.origin, want.digest, mode, reason, foreign=foreign)
 
 

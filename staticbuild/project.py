@@ -104,7 +104,9 @@ def load_project(
         raise SpecError(resolved.errors)
     spec = loaded.spec
     patterns = [*spec.ignore, *overrides.ignore]
-    use_defaults = spec.default_ignore if overrides.default_ignore is None else overrides.default_ignore
+    use_defaults = (
+        spec.default_ignore if overrides.default_ignore is None else overrides.default_ignore
+    )
     if use_defaults:
         patterns += DEFAULT_IGNORE_PATTERNS
     # collectstatic normalises and de-duplicates the patterns; the order does not matter.
@@ -120,7 +122,9 @@ def load_project(
         ignore_patterns=ignore,
         link=spec.link if overrides.link is None else overrides.link,
         clear=spec.clear if overrides.clear is None else overrides.clear,
-        post_process=spec.post_process if overrides.post_process is None else overrides.post_process,
+        post_process=spec.post_process
+        if overrides.post_process is None
+        else overrides.post_process,
         durable=spec.durable,
         storage=StorageSettings(
             kind=st.kind,

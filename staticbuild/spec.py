@@ -17,7 +17,9 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -31,6 +33,15 @@ SPEC_NAME = "staticbuild.yaml"
 MAX_EXPANDED_NODES = 100_000
 KeyPath = tuple[str | int, ...]
 _URL_PREFIX = re.compile(r"(?:https?:)?(?://[^/\s?#]+)?/(?:[^\s?#]*/)?")
+
+
+def _problem(code: str, message: str) -> PydanticCustomError:
+    """A validation error with a stable id as its type (braces escaped: no templating)."""
+    return PydanticCustomError(code, message.replace("{", "{{").replace("}", "}}"))
+
+
+def _source_kind(value: Any) -> str:
+    return "str" if isinstance(value, str) else "SourceSpec"
 
 
 class _Model(BaseModel):
@@ -48,15 +59,9 @@ class SourceSpec(_Model):
     def _prefix_has_no_slash_at_end(cls, value: str) -> str:
         # Django refuses this too (staticfiles.E003).
         if value.endswith("/") or value.startswith("/"):
-            raise PydanticCustomError(
-                "SB-E011",
-                "prefix {prefix!r} must not start or end with '/' (write 'vendor', not 'vendor/')",
-                {"prefix": value},
-            )
+            raise _problem("SB-E011", f"prefix {value!r} must not start or end with '/'")
         if any(part in ("", ".", "..") for part in value.split("/")) and value:
-            raise PydanticCustomError(
-                "SB-E011", "prefix {prefix!r} must be plain folder names", {"prefix": value}
-            )
+            raise _problem("SB-E011", f"prefix {value!r} must be plain folder names")
         return value
 
 
@@ -120,14 +125,23 @@ class Spec(_Model):
     destination: str = Field(min_length=1, description="Folder or s3://bucket/prefix.")
     url: str = "/static/"
     debug: bool = False
-    sources: tuple[Annotated[str, Field(min_length=1)] | SourceSpec, ...] = ()
+    sources: tuple[
+        Annotated[
+            Annotated[Annotated[str, Field(min_length=1)], Tag("str")]
+            | Annotated[SourceSpec, Tag("SourceSpec")],
+            Discriminator(_source_kind),
+        ],
+        ...,
+    ] = ()
     apps: tuple[AppSpec, ...] = ()
     ignore: tuple[str, ...] = ()
     default_ignore: bool = True
     link: bool = False
     clear: bool = False
     post_process: bool = True
-    durable: bool = Field(False, description="fsync each written file (slower, survives power loss).")
+    durable: bool = Field(
+        False, description="fsync each written file (slower, survives power loss)."
+    )
     storage: StorageSpec = StorageSpec()
     s3: S3Spec | None = None
 
@@ -141,10 +155,9 @@ class Spec(_Model):
     def _url_is_a_prefix(cls, value: str) -> str:
         # STATIC_URL must end in a slash (Django's check_settings); no query or fragment.
         if not _URL_PREFIX.fullmatch(value):
-            raise PydanticCustomError(
+            raise _problem(
                 "SB-E015",
-                "url {url!r} must be a path or http(s) URL ending in '/', like '/static/'",
-                {"url": value},
+                f"url {value!r} must be a path or http(s) URL ending in '/', like '/static/'",
             )
         return value
 
@@ -168,7 +181,9 @@ def schema_text() -> str:
 class LoadedSpec:
     """A validated spec with where it came from; ``locate`` maps a key path to line/column."""
 
-    def __init__(self, path: Path, raw: bytes, spec: Spec, positions: Mapping[KeyPath, tuple[int, int]]):
+    def __init__(
+        self, path: Path, raw: bytes, spec: Spec, positions: Mapping[KeyPath, tuple[int, int]]
+    ):
         self.path = path
         self.raw = raw
         self.spec = spec
@@ -193,7 +208,7 @@ def format_problem(
 
 
 def load_spec(path: Path) -> LoadedSpec:
-    """Read, parse and validate the spec at ``path``; raise :class:`SpecError` listing every problem."""
+    """Read, parse and validate the spec; raise :class:`SpecError` listing every problem."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -206,7 +221,10 @@ def load_spec(path: Path) -> LoadedSpec:
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError([_format_validation_error(path, positions, err) for err in exc.errors()]) from None
+        errors = sorted(exc.errors(), key=lambda e: _locate(positions, _clean_loc(e["loc"])))
+        raise SpecError(
+            [_format_validation_error(path, positions, err) for err in errors]
+        ) from None
     return LoadedSpec(path, raw, spec, positions)
 
 
@@ -230,14 +248,26 @@ def _parse_yaml(path: Path, raw: bytes) -> tuple[Any, dict[KeyPath, tuple[int, i
         message = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
         raise SpecError([f"{path}:1:1: YAML error: {message} [SB-E001]"]) from None
     if data is None:
-        raise SpecError([f"{path}:1:1: the spec is empty; it needs at least 'version' and "
-                         "'destination' [SB-E001]"])
+        raise SpecError(
+            [
+                f"{path}:1:1: the spec is empty; it needs at least 'version' and "
+                "'destination' [SB-E001]"
+            ]
+        )
     if not isinstance(data, Mapping):
-        raise SpecError([f"{path}:1:1: the spec must be a mapping of keys (like 'version: 1'), "
-                         f"not a {_yaml_kind(data)} [SB-E001]"])
+        raise SpecError(
+            [
+                f"{path}:1:1: the spec must be a mapping of keys (like 'version: 1'), "
+                f"not a {_yaml_kind(data)} [SB-E001]"
+            ]
+        )
     if _expanded_size(data, {}) > MAX_EXPANDED_NODES:
-        raise SpecError([f"{path}:1:1: aliases expand to more than {MAX_EXPANDED_NODES} nodes; "
-                         "refusing to load (alias bomb?) [SB-E001]"])
+        raise SpecError(
+            [
+                f"{path}:1:1: aliases expand to more than {MAX_EXPANDED_NODES} nodes; "
+                "refusing to load (alias bomb?) [SB-E001]"
+            ]
+        )
     positions: dict[KeyPath, tuple[int, int]] = {}
     plain = _to_plain(data, (), positions)
     return plain, positions
@@ -325,9 +355,7 @@ def _format_validation_error(
     path: Path, positions: Mapping[KeyPath, tuple[int, int]], err: Any
 ) -> str:
     # pydantic adds union-member tags and model names to ``loc``; keep only real keys.
-    key: KeyPath = tuple(
-        p for p in err["loc"] if isinstance(p, int) or (p not in _UNION_TAGS and "[" not in p)
-    )
+    key = _clean_loc(err["loc"])
     kind = err["type"]
     code = kind if kind.startswith("SB-") else "SB-E002"
     if kind == "extra_forbidden":
@@ -342,6 +370,10 @@ def _format_validation_error(
         if kind == "literal_error" and key == ("version",):
             message = f"unsupported version {err.get('input')!r}; this staticbuild reads version 1"
     return format_problem(path, _locate(positions, key), key, code, message, hint)
+
+
+def _clean_loc(loc: Sequence[str | int]) -> KeyPath:
+    return tuple(p for p in loc if isinstance(p, int) or (p not in _UNION_TAGS and "[" not in p))
 
 
 _UNION_TAGS = frozenset({"str", "SourceSpec", "AppSpec", "function-after[_exactly_one(), AppSpec]"})

@@ -1,0 +1,263 @@
+"""plan/apply behaviour through the CLI and the Python API, on real trees."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from staticbuild.api import Builder, Overrides, find, load_project
+from staticbuild.errors import PlanError, SourceError
+from tests.conftest import RunCli, make_spec, tree, write
+
+
+def actions(run_cli: RunCli, spec: Path, *extra: str) -> list[dict[str, object]]:
+    result = run_cli("-f", spec, "plan", "--json", *extra)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["version"] == 1
+    return list(data["actions"])
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    write(tmp_path / "a/css/site.css", "a-site")
+    write(tmp_path / "a/img/ünï code.png", b"\x89PNG a")
+    write(tmp_path / "b/css/site.css", "b-site")
+    write(tmp_path / "b/css/only-b.css", "only-b")
+    write(tmp_path / "lib/lib.js", "lib")
+    write(tmp_path / "app/static/css/site.css", "app-site")
+    write(tmp_path / "app/static/app.js", "app")
+    return make_spec(
+        tmp_path, "sources: [a, b, {path: lib, prefix: vendor}]\napps: [{path: app}]\n"
+    )
+
+
+def test_demo_apply_then_plan_is_empty(run_cli: RunCli, demo: Path) -> None:
+    first = run_cli("-f", demo, "apply", "--no-input")
+    assert first.exit_code == 0
+    dest = demo.parent / "build/static"
+    assert first.stdout.strip() == f"10 static files copied to '{dest}'."
+    assert actions(run_cli, demo) == []
+    second = run_cli("-f", demo, "apply")
+    assert second.stdout.strip() == f"0 static files copied to '{dest}', 10 unmodified."
+    # precedence, prefix, ignores and non-ASCII names all show in the demo
+    files = tree(dest)
+    assert files["css/base.css"] == (demo.parent / "examples/assets/css/base.css").read_bytes()
+    assert "vendor/lib.js" in files and "img/café.svg" in files
+    assert not any(name.endswith((".scss", "~", ".DS_Store")) or "draft" in name for name in files)
+
+
+def test_first_match_wins_and_prefixes(run_cli: RunCli, project: Path) -> None:
+    assert run_cli("-f", project, "apply").exit_code == 0
+    out = tree(project.parent / "out")
+    assert out == {
+        "app.js": b"app",
+        "css/only-b.css": b"only-b",
+        "css/site.css": b"a-site",
+        "img/ünï code.png": b"\x89PNG a",
+        "vendor/lib.js": b"lib",
+    }
+
+
+def test_touch_without_change_is_no_work(run_cli: RunCli, project: Path) -> None:
+    run_cli("-f", project, "apply")
+    source = project.parent / "a/css/site.css"
+    os.utime(source, ns=(1, 1))
+    assert actions(run_cli, project) == []
+    source.write_text("a-site v2")
+    [action] = actions(run_cli, project)
+    assert action["op"] == "update" and action["path"] == "css/site.css"
+    assert run_cli("-f", project, "apply").stdout.startswith("1 static file copied")
+    assert (project.parent / "out/css/site.css").read_text() == "a-site v2"
+
+
+def test_stale_outputs_are_deleted_but_foreign_files_kept(run_cli: RunCli, project: Path) -> None:
+    run_cli("-f", project, "apply")
+    out = project.parent / "out"
+    write(out / "keep/mine.txt", "not staticbuild's")
+    (project.parent / "b/css/only-b.css").unlink()
+    [action] = actions(run_cli, project)
+    assert action == {"op": "delete", "path": "css/only-b.css", "reason": "stale"}
+    result = run_cli("-f", project, "apply")
+    assert "1 deleted" in result.stdout
+    assert not (out / "css/only-b.css").exists()
+    assert (out / "keep/mine.txt").read_text() == "not staticbuild's"
+    # clear removes what staticbuild did not write
+    assert [a["path"] for a in actions(run_cli, project, "--clear")] == ["keep/mine.txt"]
+    run_cli("-f", project, "apply", "--clear", "--no-input")
+    assert not (out / "keep").exists()
+
+
+def test_moving_a_file_between_roots_changes_the_winner(run_cli: RunCli, project: Path) -> None:
+    run_cli("-f", project, "apply")
+    (project.parent / "a/css/site.css").unlink()
+    [action] = actions(run_cli, project)
+    assert action["op"] == "update" and action["root"] == 1
+    run_cli("-f", project, "apply")
+    assert (project.parent / "out/css/site.css").read_text() == "b-site"
+
+
+def test_link_mode_and_switching_back(run_cli: RunCli, project: Path) -> None:
+    result = run_cli("-f", project, "apply", "--link")
+    assert result.stdout.startswith("5 static files symlinked")
+    link = project.parent / "out/css/site.css"
+    assert link.is_symlink() and os.readlink(link) == str(project.parent / "a/css/site.css")
+    assert actions(run_cli, project, "--link") == []
+    updates = actions(run_cli, project)
+    assert {a["op"] for a in updates} == {"update"} and len(updates) == 5
+    run_cli("-f", project, "apply")
+    assert not link.is_symlink() and link.read_text() == "a-site"
+
+
+def test_identical_foreign_files_are_adopted_and_changed_ones_replaced(
+    run_cli: RunCli, project: Path
+) -> None:
+    out = project.parent / "out"
+    write(out / "css/site.css", "a-site")  # what would be collected
+    write(out / "app.js", "someone else's")
+    plan = actions(run_cli, project)
+    by_path = {a["path"]: a for a in plan}
+    assert "css/site.css" not in by_path
+    assert by_path["app.js"]["op"] == "update" and by_path["app.js"]["foreign"] is True
+    run_cli("-f", project, "apply", "--no-input")
+    assert actions(run_cli, project) == []
+
+
+@pytest.mark.parametrize(("answer", "code"), [("n", 1), ("y", 0)])
+def test_prompt_on_a_terminal(project: Path, answer: str, code: int) -> None:
+    """With a real terminal on stdin, overwriting a foreign file asks first."""
+    out = project.parent / "out"
+    write(out / "app.js", "someone else's")
+    controller, terminal = os.openpty()
+    try:
+        os.write(controller, f"{answer}\n".encode())
+        proc = subprocess.run(
+            [sys.executable, "-m", "staticbuild", "-f", str(project), "apply"],
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert proc.returncode == code, proc.stderr
+    assert "did not write" in proc.stderr
+    if code:
+        assert "cancelled" in proc.stderr
+        assert tree(out) == {"app.js": b"someone else's"}
+    else:
+        assert (out / "app.js").read_text() == "app"
+
+
+def test_lost_state_is_recovered_by_content(run_cli: RunCli, project: Path) -> None:
+    run_cli("-f", project, "apply")
+    for path in (project.parent / ".staticbuild").iterdir():
+        path.unlink()
+    assert actions(run_cli, project) == []
+    assert run_cli("-f", project, "apply").stdout.startswith("0 static files copied")
+
+
+def test_dry_run_is_plan(run_cli: RunCli, project: Path) -> None:
+    result = run_cli("-f", project, "apply", "-n")
+    assert result.exit_code == 0 and "Plan: 5 to copy" in result.stdout
+    assert not (project.parent / "out").exists()
+
+
+def test_saved_plan_applies_and_refuses_when_inputs_change(run_cli: RunCli, project: Path) -> None:
+    saved = project.parent / "plan.json"
+    assert run_cli("-f", project, "plan", "--out", saved).exit_code == 0
+    assert run_cli("-f", project, "apply", saved).exit_code == 0
+    assert actions(run_cli, project) == []
+    # a source change
+    assert run_cli("-f", project, "plan", "--out", saved).exit_code == 0
+    write(project.parent / "a/css/site.css", "changed after planning")
+    refused = run_cli("-f", project, "apply", saved)
+    assert refused.exit_code == 1
+    assert "'css/site.css'" in refused.stderr and "out of date" in refused.stderr
+    assert (project.parent / "out/css/site.css").read_text() == "a-site"
+    # a destination change
+    run_cli("-f", project, "plan", "--out", saved)
+    write(project.parent / "out/app.js", "edited output")
+    assert "destination file 'app.js'" in run_cli("-f", project, "apply", saved).stderr
+    # a spec change
+    run_cli("-f", project, "plan", "--out", saved)
+    project.write_text(project.read_text() + "debug: true\n")
+    assert "the spec file" in run_cli("-f", project, "apply", saved).stderr
+
+
+def test_folder_where_a_file_must_go_is_a_clear_error(run_cli: RunCli, project: Path) -> None:
+    (project.parent / "out/app.js").mkdir(parents=True)
+    result = run_cli("-f", project, "apply")
+    assert result.exit_code == 1 and "'app.js'" in result.stderr
+    assert list((project.parent / "out").rglob("*")) == [project.parent / "out/app.js"]
+
+
+def test_file_where_a_folder_must_go_is_a_clear_error(run_cli: RunCli, project: Path) -> None:
+    write(project.parent / "out/css", "a file")
+    result = run_cli("-f", project, "apply")
+    assert result.exit_code == 1 and "css/" in result.stderr
+    assert tree(project.parent / "out") == {"css": b"a file"}
+
+
+def test_stale_file_gives_way_to_a_folder(run_cli: RunCli, tmp_path: Path) -> None:
+    write(tmp_path / "src/thing", "file")
+    spec = make_spec(tmp_path, "sources: [src]\n")
+    run_cli("-f", spec, "apply")
+    (tmp_path / "src/thing").unlink()
+    write(tmp_path / "src/thing/inside.css", "now a folder")
+    assert run_cli("-f", spec, "apply").exit_code == 0
+    assert tree(tmp_path / "out") == {"thing/inside.css": b"now a folder"}
+
+
+def test_symlink_loop_is_a_clear_error(run_cli: RunCli, project: Path) -> None:
+    os.symlink(project.parent / "a", project.parent / "a/css/loop")
+    result = run_cli("-f", project, "plan")
+    assert result.exit_code == 1 and "symlink loop" in result.stderr
+    with pytest.raises(SourceError):
+        Builder(load_project(project)).plan()
+
+
+def test_symlink_out_of_a_root_is_not_collected(run_cli: RunCli, project: Path) -> None:
+    secret = write(project.parent / "secret.txt", "secret")
+    os.symlink(secret, project.parent / "a/leak.txt")
+    result = run_cli("-f", project, "apply")
+    assert "leads outside" in result.stderr
+    assert not (project.parent / "out/leak.txt").exists()
+    assert run_cli("-f", project, "which", "leak.txt").exit_code == 1
+
+
+def test_unwritable_destination_fails_cleanly(run_cli: RunCli, project: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root ignores permissions")
+    out = project.parent / "out"
+    out.mkdir()
+    out.chmod(0o500)
+    try:
+        result = run_cli("-f", project, "apply")
+    finally:
+        out.chmod(0o700)
+    assert result.exit_code == 1 and "ermission denied" in result.stderr
+
+
+def test_python_api(project: Path) -> None:
+    builder = Builder(load_project(project, Overrides(ignore=("*.js",))))
+    plan = builder.plan()
+    assert sorted(a.path for a in plan.actions) == [
+        "css/only-b.css",
+        "css/site.css",
+        "img/ünï code.png",
+    ]
+    result = builder.apply(plan)
+    assert result.copied == 3 and result.summary().startswith("3 static files copied")
+    assert Builder(load_project(project, Overrides(ignore=("*.js",)))).plan().actions == ()
+    found = find(load_project(project), "css/site.css")
+    assert [Path(p).parent.parent.name for p in found.locations] == ["a", "b", "static"]
+    with pytest.raises(PlanError):
+        write(project.parent / "out/app.js/x", "x")
+        Builder(load_project(project)).plan()

@@ -1,0 +1,150 @@
+"""Every bad spec is refused with one clear line per problem, exit 1, and nothing touched."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from staticbuild.spec import schema_text
+from tests.conftest import RunCli, tree, write
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GOOD = "version: 1\ndestination: out\nsources: [assets]\n"
+
+# (spec text, what the message must contain, the line it must name or None)
+BAD_SPECS = {
+    "syntax error": ("version: 1\ndestination: [out\n", "YAML syntax error", 3),
+    "unknown key": (GOOD + "colour: blue\n", "unknown key 'colour'", 4),
+    "unknown nested key": (
+        GOOD + "storage:\n  kind: manifest\n  hashing: md5\n",
+        "storage.hashing: unknown key",
+        6,
+    ),
+    "wrong type": (GOOD + "link: maybe\n", "link:", 4),
+    "missing destination": ("version: 1\nsources: [assets]\n", "destination: required key", 1),
+    "bad version": ("version: 2\ndestination: out\n", "unsupported version 2", 1),
+    "destination in a source": (
+        "version: 1\ndestination: assets/out\nsources: [assets]\n",
+        "overlaps the searched folder",
+        2,
+    ),
+    "prefix with slash": (
+        "version: 1\ndestination: out\nsources:\n  - {path: assets, prefix: vendor/}\n",
+        "prefix 'vendor/'",
+        4,
+    ),
+    "missing package": (
+        GOOD + "apps:\n  - package: no_such_pkg_xyz\n",
+        "package 'no_such_pkg_xyz' is not installed",
+        5,
+    ),
+    "missing source folder": (
+        "version: 1\ndestination: out\nsources: [nope]\n",
+        "source folder",
+        3,
+    ),
+    "empty file": ("", "the spec is empty", 1),
+    "unknown storage": (GOOD + "storage: {kind: s3fs}\n", "storage.kind", 4),
+    "unknown compression": (GOOD + "storage: {compress: [gzip, zstd]}\n", "storage.compress[1]", 4),
+    "bad url": (GOOD + "url: static\n", "url 'static' must be", 4),
+    "non-mapping root": ("- version\n- 1\n", "must be a mapping", 1),
+    "alias bomb": (
+        "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+        + "".join(
+            f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+            for p, c in zip("abcdefg", "bcdefgh", strict=True)
+        )
+        + "version: 1\ndestination: out\n",
+        "alias bomb",
+        1,
+    ),
+    "app with both path and package": (
+        GOOD + "apps:\n  - {path: x, package: y}\n",
+        "exactly one of",
+        5,
+    ),
+    "not utf-8": (b"version: 1\ndestination: \xff\n", "not UTF-8", None),
+}
+
+
+@pytest.mark.parametrize("command", ["plan", "apply"])
+@pytest.mark.parametrize("case", sorted(BAD_SPECS))
+def test_bad_spec_is_refused(run_cli: RunCli, tmp_path: Path, case: str, command: str) -> None:
+    text, expected, line = BAD_SPECS[case]
+    write(tmp_path / "assets/a.css", "a")
+    write(tmp_path / "out/existing.txt", "untouched")
+    spec = write(tmp_path / "staticbuild.yaml", text)
+    before = tree(tmp_path)
+    result = run_cli("-f", spec, command)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert expected in result.stderr
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(f"Error: {spec}")
+    if line is not None:
+        assert f"{spec}:{line}:" in result.stderr
+    assert tree(tmp_path) == before
+    assert not (tmp_path / ".staticbuild").exists()
+
+
+def test_all_problems_reported_at_once(run_cli: RunCli, tmp_path: Path) -> None:
+    spec = write(
+        tmp_path / "staticbuild.yaml",
+        "version: 1\ndestination: out\ncolour: x\nlink: 3\nurl: nope\n",
+    )
+    lines = run_cli("-f", spec, "plan").stderr.splitlines()
+    assert len(lines) == 3
+    assert [line.split(":")[2] for line in lines] == ["3", "4", "5"]
+    assert all("[SB-E" in line for line in lines)
+
+
+def test_missing_and_unreadable_spec(run_cli: RunCli, tmp_path: Path) -> None:
+    result = run_cli("-f", tmp_path / "nope.yaml", "plan")
+    assert result.exit_code == 1 and "spec file not found" in result.stderr
+    result = run_cli("-f", tmp_path, "plan")
+    assert result.exit_code == 1 and "is a folder" in result.stderr
+
+
+def test_traceback_only_at_verbosity_3(run_cli: RunCli, tmp_path: Path) -> None:
+    spec = write(tmp_path / "staticbuild.yaml", "version: 3\ndestination: out\n")
+    assert "Traceback" in run_cli("-f", spec, "-v", "3", "plan").stderr
+
+
+def test_usage_error_is_exit_2(run_cli: RunCli) -> None:
+    assert run_cli("plan", "--bogus").exit_code == 2
+
+
+def test_relative_paths_are_relative_to_the_spec(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "proj/assets/a.css", "a")
+    spec = write(tmp_path / "proj/staticbuild.yaml", GOOD)
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("-f", spec, "apply").exit_code == 0
+    assert (tmp_path / "proj/out/a.css").read_text() == "a"
+
+
+def test_spec_from_environment(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "assets/a.css", "a")
+    spec = write(tmp_path / "elsewhere.yaml", GOOD)
+    monkeypatch.setenv("STATICBUILD_FILE", str(spec))
+    assert "a.css" in run_cli("plan").stdout
+
+
+def test_committed_schema_is_current() -> None:
+    committed = (ROOT / "schema/staticbuild.schema.json").read_text(encoding="utf-8")
+    assert committed == schema_text(), "run 'make schema'"
+    assert json.loads(committed)["additionalProperties"] is False
+
+
+def test_demo_spec_is_valid_against_the_schema() -> None:
+    import jsonschema  # from the test extras via moto
+    from ruamel.yaml import YAML
+
+    data = YAML(typ="safe").load((ROOT / "staticbuild.yaml").read_text(encoding="utf-8"))
+    jsonschema.validate(data, json.loads(schema_text()))
