@@ -9,7 +9,6 @@ stale file may give way to a folder and the reverse.
 from __future__ import annotations
 
 import contextlib
-import contextlib
 import errno
 import os
 import shutil

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import NamedTuple
 
-from staticbuild.actions import Action, Mode, Compress, Copy, Delete, Link, Plan, Update, Write
+from staticbuild.actions import Action, Compress, Copy, Delete, Link, Mode, Plan, Update, Write
 from staticbuild.errors import PlanError
 from staticbuild.state import OutputRecord
 
