@@ -68,7 +68,7 @@ _CODECS: dict[str, str] = {
 }
 
 # Rough throughput (bytes/s) on one core, used only to decide whether a pool pays off.
-_SPEED = {"br": 500_000, "gzip": 25_000_000}
+_SPEED = {"br": 500_000, "gzip": 15_000_000}
 _POOL_MIN_SECONDS = 0.25
 _CHUNK_BYTES = 256 * 1024
 

@@ -1,0 +1,104 @@
+"""Run the benchmark suite: Django's collectstatic vs staticbuild, same corpus, alternately.
+
+    python benchmarks/run.py            # everything (long: the peer recompresses each run)
+    python benchmarks/run.py --quick    # syn-1k, one round: under two minutes
+    python benchmarks/run.py --corpus real --scenario manifest --rounds 5
+
+Prints a Markdown table and writes it to ``benchmarks/results/latest.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from corpora import SEED, WORK, Corpus, ensure_venv, load
+from report import Result, document, startup
+from runners import SCENARIOS, Copy, Peer, Staticbuild, Tool, compare_outputs
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CORPORA = ("syn-1k", "syn-10k", "real", "syn-100k")
+
+
+def default_rounds(corpus: Corpus, scenario: str) -> int:
+    """Fewer rounds where one peer run takes minutes (brotli at quality 11, every run)."""
+    if scenario == "manifest+gzip+br":
+        return 3 if corpus.bytes < 20e6 else 1
+    return 3 if corpus.files <= 20_000 else 1
+
+
+def bench(corpus: Corpus, scenario: str, rounds: int, python: Path) -> Result:
+    """All phases of one corpus x scenario, ``rounds`` times, tools alternating."""
+    workdir = WORK / "runs" / f"{corpus.name}-{scenario}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    tools: list[Tool] = [
+        Peer(corpus, scenario, workdir, python),
+        Staticbuild(corpus, scenario, workdir),
+    ]
+    floor = Copy(corpus, scenario, workdir)
+    result = Result(corpus.name, corpus.files, corpus.bytes / 1e6, scenario, rounds)
+    texts = corpus.text_files()
+    try:
+        for r in range(rounds):
+            order = tools if r % 2 == 0 else tools[::-1]
+            rng = random.Random(SEED + r)
+            for tool in order:
+                tool.reset()
+                result.add(tool.name, "cold", tool.run())
+            if r == 0:
+                result.outputs = compare_outputs(tools[0].dest, tools[1].dest)
+            floor.reset()
+            result.add(floor.name, "cold", floor.run())
+            for tool in order:
+                result.add(tool.name, "no-op", tool.run())
+            corpus.touch([rng.choice(texts)], f"bench round {r}: one file")
+            for tool in order:
+                result.add(tool.name, "one file", tool.run())
+            corpus.touch(rng.sample(texts, max(1, corpus.files // 100)), f"bench round {r}: 1%")
+            for tool in order:
+                result.add(tool.name, "1% files", tool.run())
+            print(f"  {corpus.name}/{scenario}: round {r + 1}/{rounds} done", file=sys.stderr)
+    finally:
+        corpus.restore()
+        for tool in [*tools, floor]:
+            tool.reset()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse options, run the selected benchmarks, print and save the report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="syn-1k only, one round")
+    parser.add_argument("--corpus", action="append", choices=CORPORA, help="repeatable")
+    parser.add_argument("--scenario", action="append", choices=list(SCENARIOS), help="repeatable")
+    parser.add_argument("--rounds", type=int, help="rounds per corpus x scenario")
+    parser.add_argument("--out", type=Path, default=RESULTS / "latest.md")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    python = ensure_venv()
+    corpora = args.corpus or (["syn-1k"] if args.quick else list(CORPORA))
+    scenarios = args.scenario or list(SCENARIOS)
+    results = []
+    for name in corpora:
+        print(f"corpus {name} ...", file=sys.stderr)
+        corpus = load(name, python)
+        for scenario in scenarios:
+            rounds = args.rounds or (1 if args.quick else default_rounds(corpus, scenario))
+            results.append(bench(corpus, scenario, rounds, python))
+    report = document(
+        results, python, " ".join(sys.argv[1:] if argv is None else argv),
+        time.perf_counter() - started, startup(),
+    )  # fmt: skip
+    print(report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report)
+    print(f"written to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,195 @@
+"""The contenders: Django's collectstatic (the peer), staticbuild, and ``cp -a`` (the floor).
+
+Each run is one isolated child process, timed on the wall clock; its peak RSS and CPU
+time come from ``os.wait4``, i.e. the rusage of that child alone (the largest process of
+its tree for RSS, summed over the tree for CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpora import Corpus
+
+MAIN = Path(__file__).resolve().parent.parent
+STATICBUILD = MAIN / ".venv" / "bin" / "staticbuild"
+
+#: scenario -> (Django storage backend, staticbuild storage kind, compress encodings)
+SCENARIOS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "plain": ("django.contrib.staticfiles.storage.StaticFilesStorage", "filesystem", ()),
+    "manifest": ("django.contrib.staticfiles.storage.ManifestStaticFilesStorage", "manifest", ()),
+    "manifest+gzip+br": (
+        "whitenoise.storage.CompressedManifestStaticFilesStorage", "manifest", ("gzip", "br"),
+    ),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One timed run; ``ok`` is False when the tool failed or is not available."""
+
+    seconds: float
+    rss_mb: float
+    cpu_seconds: float
+    ok: bool = True
+    note: str = ""
+
+
+def measure(argv: list[str], log: Path, env: dict[str, str] | None = None) -> Measurement:
+    """Run ``argv`` as a child, its output to ``log``; wall time, peak RSS, CPU time."""
+    with open(log, "wb") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    if proc.returncode != 0:
+        lines = log.read_text(errors="replace").strip().splitlines() or ["(no output)"]
+        note = f"exit {proc.returncode}: {lines[-1][:160]}"
+        return Measurement(seconds, usage.ru_maxrss / 1024, cpu, ok=False, note=note)
+    return Measurement(seconds, usage.ru_maxrss / 1024, cpu)
+
+
+class Tool:
+    """A contender set up for one corpus and scenario, with its own destination."""
+
+    name = "tool"
+
+    def __init__(self, corpus: Corpus, scenario: str, workdir: Path) -> None:
+        self.corpus = corpus
+        self.scenario = scenario
+        self.workdir = workdir / self.name
+        self.dest = self.workdir / "dest"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.runs = 0
+
+    def reset(self) -> None:
+        """Forget everything: an empty destination (and no state)."""
+        shutil.rmtree(self.dest, ignore_errors=True)
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str] | None:
+        return None
+
+    def available(self) -> str:
+        """Empty when the tool can run; otherwise why not."""
+        return ""
+
+    def run(self) -> Measurement:
+        """One run against the current corpus and destination."""
+        missing = self.available()
+        if missing:
+            return Measurement(0.0, 0.0, 0.0, ok=False, note=missing)
+        self.runs += 1
+        return measure(self.argv(), self.workdir / f"run{self.runs}.log", self.env())
+
+
+class Peer(Tool):
+    """``manage.py collectstatic --noinput`` with the scenario's Django/WhiteNoise storage."""
+
+    name = "peer"
+
+    def __init__(self, corpus: Corpus, scenario: str, workdir: Path, python: Path) -> None:
+        super().__init__(corpus, scenario, workdir)
+        self.python = python
+        backend = SCENARIOS[scenario][0]
+        (self.workdir / "bench_settings.py").write_text(
+            "SECRET_KEY = 'benchmark'\n"
+            "INSTALLED_APPS = ['django.contrib.staticfiles']\n"
+            "STATIC_URL = '/static/'\n"
+            f"STATIC_ROOT = {str(self.dest)!r}\n"
+            f"STATICFILES_DIRS = {[str(s) for s in corpus.sources]!r}\n"
+            f"STORAGES = {{'staticfiles': {{'BACKEND': {backend!r}}}}}\n"
+        )
+
+    def argv(self) -> list[str]:
+        return [str(self.python), "-m", "django", "collectstatic", "--noinput", "-v", "0"]
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "bench_settings",
+            "PYTHONPATH": str(self.workdir),
+        }
+
+
+class Staticbuild(Tool):
+    """``staticbuild -f SPEC apply --no-input`` with the scenario's storage."""
+
+    name = "staticbuild"
+
+    def __init__(self, corpus: Corpus, scenario: str, workdir: Path) -> None:
+        super().__init__(corpus, scenario, workdir)
+        _, kind, compress = SCENARIOS[scenario]
+        self.spec = self.workdir / "staticbuild.yaml"
+        sources = "".join(f"  - {str(s)!r}\n" for s in corpus.sources)
+        self.spec.write_text(
+            "version: 1\n"
+            f"destination: {str(self.dest)!r}\n"
+            "url: /static/\n"
+            f"sources:\n{sources}"
+            "storage:\n"
+            f"  kind: {kind}\n"
+            f"  compress: [{', '.join(compress)}]\n"
+        )
+
+    def reset(self) -> None:
+        super().reset()
+        shutil.rmtree(self.workdir / ".staticbuild", ignore_errors=True)  # cold: no state
+
+    def available(self) -> str:
+        if not STATICBUILD.exists():
+            return f"{STATICBUILD} not installed yet"
+        return ""
+
+    def argv(self) -> list[str]:
+        return [str(STATICBUILD), "-f", str(self.spec), "-v", "0", "apply", "--no-input"]
+
+
+class Copy(Tool):
+    """``cp -a`` of the sources into the destination: the floor for a cold copy."""
+
+    name = "cp -a"
+
+    def argv(self) -> list[str]:
+        # Last source first, so that the first source wins as in Django's search order.
+        steps = [f"cp -a '{s}/.' '{self.dest}/'" for s in reversed(self.corpus.sources)]
+        return ["sh", "-c", f"mkdir -p '{self.dest}' && " + " && ".join(steps)]
+
+
+def tree_files(root: Path) -> set[str]:
+    """Relative paths of the files under ``root``."""
+    if not root.exists():
+        return set()
+    return {
+        os.path.relpath(os.path.join(d, n), root) for d, _, names in os.walk(root) for n in names
+    }
+
+
+def compare_outputs(peer: Path, ours: Path, manifest: str = "staticfiles.json") -> str:
+    """How the two destinations compare: file names, and the manifest's ``paths``."""
+    a, b = tree_files(peer), tree_files(ours)
+    counts = f"{len(a)} files vs {len(b)}"
+    if a == b:
+        verdict = f"same file names ({counts})"
+    else:
+        only_peer, only_ours = sorted(a - b), sorted(b - a)
+        examples = ", ".join(only_peer[:2] + only_ours[:2])
+        verdict = (
+            f"names differ ({counts}): {len(only_peer)} only peer, "
+            f"{len(only_ours)} only staticbuild, e.g. {examples}"
+        )
+    if (peer / manifest).exists() and (ours / manifest).exists():
+        theirs = json.loads((peer / manifest).read_text()).get("paths")
+        mine = json.loads((ours / manifest).read_text()).get("paths")
+        verdict += "; manifest paths " + ("same" if theirs == mine else "differ")
+    return verdict
