@@ -36,8 +36,10 @@ from staticbuild.observe import (
     source_digests,
 )
 from staticbuild.planner import Decision, Desired, Observed, decide, make_plan
+from staticbuild.postprocess import Derived, derive
 from staticbuild.project import Project
 from staticbuild.state import OutputRecord, State, load_state, save_state
+from staticbuild.storage.compress import CompressCache
 
 
 @dataclass
@@ -77,6 +79,7 @@ class _Context:
     observed: dict[str, Observed]
     infos: dict[tuple[int, str], FileInfo]
     blobs: dict[str, bytes | Path] = field(default_factory=dict)
+    derived: Derived | None = None
 
 
 class Builder:
@@ -91,6 +94,9 @@ class Builder:
         self._listings: list[Listing] | None = None
         self._winners: dict[str, Winner] = {}
         self._context: _Context | None = None
+        self._originals: dict[str, Desired] = {}
+        self._applied: dict[str, Desired] = {}
+        self._compressor: CompressCache | None = None
         self.warnings: list[str] = []
 
     # -- snapshot -------------------------------------------------------------------------
@@ -144,37 +150,29 @@ class Builder:
     # -- planning -------------------------------------------------------------------------
     def plan(self, changed: frozenset[Path] | None = None, *, with_inputs: bool = False) -> Plan:
         """What apply would do; with ``changed``, only for the destination paths those affect."""
-        if self._listings is None or changed is None:
+        full = self._listings is None or changed is None
+        if full:
             self._scan()
-            scope: set[str] | None = None
+            self._originals = {}
+            affected = set(self._winners)
         else:
-            scope = self._refresh(changed)
-        roots = self.project.roots
-        winners = (
-            self._winners
-            if scope is None
-            else {d: self._winners[d] for d in scope if d in self._winners}
+            assert changed is not None
+            affected = self._refresh(changed)
+        self._update_originals(affected)
+        roots = tuple(r.path for r in self.project.roots)
+        derived = derive(
+            self.project, self._originals, roots, self.state.manifest_cache, self._compress_cache()
         )
-        infos = {
-            (w.root, w.rel): self._listings[w.root].files[w.rel]  # type: ignore[index]
-            for w in winners.values()
-        }
-        paths = {(w.root, w.rel): os.path.join(roots[w.root].path, w.rel) for w in winners.values()}
-        digests = source_digests({paths[k]: infos[k] for k in infos}, self.state.sources)
-        desired: dict[str, Desired] = {}
-        for dest, w in winners.items():
-            key = (w.root, w.rel)
-            info = infos[key]
-            if self.project.link:
-                desired[dest] = Desired(
-                    digests[paths[key]], info.size, "link", w.root, w.rel, paths[key]
-                )
-            else:
-                desired[dest] = Desired(digests[paths[key]], info.size, "copy", w.root, w.rel)
+        self.warnings.extend(derived.warnings)
+        desired = {**self._originals, **derived.desired}
         records = self.state.outputs
-        full = scope is None
-        if scope is None:
+        if full:
             scope = set(desired) | set(records)
+        else:
+            previous = self._applied
+            scope = affected | {d for d, w in desired.items() if previous.get(d) != w}
+            scope |= {d for d in previous if d not in desired}
+        keep = self._kept(derived.hashed) - set(desired)
         self._check_destination()
         foreign: list[str] = []
         leftovers: list[str] = []
@@ -183,19 +181,60 @@ class Builder:
             if self.project.clear:
                 foreign = [f for f in files if f not in desired and f not in records]
         observed = observe_destination(self.destination, scope, records)
-        decision = decide(desired, observed, records, scope, foreign=foreign, leftovers=leftovers)
+        decision = decide(
+            desired, observed, records, scope, foreign=foreign, leftovers=leftovers, keep=keep
+        )
         self._check_parents(decision, observed)
         plan = make_plan(
             decision,
             destination=self._display_destination(),
             storage=self.project.storage.kind,
-            roots=[r.label for r in roots],
+            roots=[r.label for r in self.project.roots],
             collected=len(self._winners),
         )
         if with_inputs:
             plan = msgspec.structs.replace(plan, inputs=self._inputs(desired, observed, foreign))
-        self._context = _Context(plan, decision, desired, observed, infos)
+        infos = {
+            (a.root, a.source): self._listings[a.root].files[a.source]  # type: ignore[index]
+            for a in plan.actions
+            if isinstance(a, Copy | Link | Update)
+        }
+        self._context = _Context(plan, decision, desired, observed, infos, derived.blobs, derived)
         return plan
+
+    def _update_originals(self, affected: set[str]) -> None:
+        """Desired outputs for the collected files at ``affected`` destination paths."""
+        assert self._listings is not None
+        roots = self.project.roots
+        winners = {d: self._winners[d] for d in affected if d in self._winners}
+        for dest in affected:
+            self._originals.pop(dest, None)
+        files = {
+            os.path.join(roots[w.root].path, w.rel): self._listings[w.root].files[w.rel]
+            for w in winners.values()
+        }
+        digests = source_digests(files, self.state.sources)
+        link = self.project.link
+        for dest, w in winners.items():
+            path = os.path.join(roots[w.root].path, w.rel)
+            size = files[path].size
+            if link:
+                self._originals[dest] = Desired(digests[path], size, "link", w.root, w.rel, path)
+            else:
+                self._originals[dest] = Desired(digests[path], size, "copy", w.root, w.rel)
+
+    def _compress_cache(self) -> CompressCache | None:
+        if not self.project.storage.compress:
+            return None
+        if self._compressor is None:
+            self._compressor = CompressCache(self.state_dir / "compress")
+        return self._compressor
+
+    def _kept(self, current: frozenset[str]) -> set[str]:
+        """Hashed outputs of the previous ``keep_previous`` manifests (for old pages)."""
+        count = self.project.storage.keep_previous
+        history = [set(h) for h in self.state.history if set(h) != current][:count]
+        return set().union(*history) if history else set()
 
     def _check_destination(self) -> None:
         if self.destination.exists() and not self.destination.is_dir():
@@ -269,11 +308,28 @@ class Builder:
                 want.digest, seen.size, seen.mtime_ns, seen.ino, link=seen.target
             )
         state.finished = outcome.error is None
+        if outcome.error is None:
+            self._record_derived(context)
         save_state(self.state_dir, state)
         self._context = None
         if outcome.error is not None:
             raise outcome.error
-        return self._result(plan, outcome.written, outcome.deleted)
+        originals = sum(
+            1 for p in context.decision.unmodified if context.desired[p].category == "collected"
+        )
+        return self._result(plan, outcome.written, outcome.deleted, originals)
+
+    def _record_derived(self, context: _Context) -> None:
+        self._applied = context.desired
+        derived = context.derived
+        if derived is None:
+            return
+        state = self.state
+        state.manifest_cache = derived.manifest_cache
+        current = sorted(derived.hashed)
+        if state.history[:1] != [current]:
+            state.history.insert(0, current)
+            del state.history[self.project.storage.keep_previous + 1 :]
 
     def _verify_saved(self, saved: Plan) -> Plan:
         if saved.inputs is None:
@@ -291,12 +347,12 @@ class Builder:
         return fresh
 
     def _result(
-        self, plan: Plan, written: dict[str, OutputRecord], deleted: list[str]
+        self, plan: Plan, written: dict[str, OutputRecord], deleted: list[str], unmodified: int
     ) -> ApplyResult:
         result = ApplyResult(
             str(self.destination),
             self.project.link,
-            unmodified=plan.unmodified,
+            unmodified=unmodified,
             deleted=len(deleted),
         )
         for action in plan.actions:

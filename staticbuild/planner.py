@@ -58,11 +58,12 @@ def decide(
     *,
     foreign: Sequence[str] = (),
     leftovers: Sequence[str] = (),
+    keep: Collection[str] = (),
 ) -> Decision:
     """Actions that make every path in ``scope`` as desired, in a deterministic order.
 
     ``foreign`` lists unrecorded files to delete (``clear``); ``leftovers`` lists temporary
-    files of an interrupted apply.
+    files of an interrupted apply; ``keep`` lists recorded outputs to leave in place.
     """
     actions: list[Action] = []
     unmodified: list[str] = []
@@ -74,7 +75,7 @@ def decide(
         seen = observed.get(path, MISSING)
         record = records.get(path)
         if want is None:
-            if record is None:
+            if record is None or path in keep:
                 continue
             if seen.kind == "missing":
                 forget.append(path)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import msgspec
 
+from staticbuild.storage.manifest import ManifestCache
+
 STATE_VERSION = 1
 
 
@@ -41,7 +43,9 @@ class State(msgspec.Struct):
     finished: bool = True
     outputs: dict[str, OutputRecord] = msgspec.field(default_factory=dict)
     sources: dict[str, SourceRecord] = msgspec.field(default_factory=dict)
-    extra: dict[str, msgspec.Raw] = msgspec.field(default_factory=dict)
+    manifest_cache: ManifestCache | None = None
+    #: hashed names (and their siblings) of the latest manifests, newest first
+    history: list[list[str]] = msgspec.field(default_factory=list)
 
 
 def state_file(state_dir: Path) -> Path:

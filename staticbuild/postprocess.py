@@ -1,0 +1,166 @@
+"""Outputs derived from the collected files: hashed copies, the manifest, ``.gz``/``.br``.
+
+The engines (:mod:`staticbuild.storage.manifest`, :mod:`staticbuild.storage.compress`)
+compute bytes and remember work by content; this module turns their answers into
+:class:`~staticbuild.planner.Desired` outputs the planner treats like any other file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from staticbuild.planner import Desired
+from staticbuild.project import Project
+from staticbuild.storage.compress import (
+    SKIP_EXTENSIONS,
+    SUFFIXES,
+    CompressCache,
+    CompressOptions,
+    wants_compression,
+)
+from staticbuild.storage.manifest import ManifestCache, ManifestOptions, post_process
+
+
+@dataclass
+class Derived:
+    desired: dict[str, Desired] = field(default_factory=dict)
+    blobs: dict[str, bytes | Path] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    manifest_cache: ManifestCache | None = None
+    hashed: frozenset[str] = frozenset()  # hashed names (and their siblings) of this manifest
+
+
+def derive(
+    project: Project,
+    originals: Mapping[str, Desired],
+    roots: tuple[str, ...],
+    manifest_cache: ManifestCache | None,
+    compress_cache: CompressCache | None,
+) -> Derived:
+    """Everything post-processing adds to (or replaces in) the collected ``originals``."""
+    derived = Derived()
+    if not project.post_process:
+        return derived
+    outputs: dict[str, Desired] = dict(originals)
+    storage = project.storage
+    if storage.kind == "manifest":
+        _hash_names(project, originals, roots, manifest_cache, derived)
+        outputs.update(derived.desired)
+    if storage.compress and compress_cache is not None:
+        manifest = storage.manifest_name if storage.kind == "manifest" else None
+        _compress(project, outputs, roots, compress_cache, derived, skip=manifest)
+    return derived
+
+
+def _source(roots: tuple[str, ...], want: Desired) -> Path:
+    return Path(os.path.join(roots[want.root], want.origin))
+
+
+def _hash_names(
+    project: Project,
+    originals: Mapping[str, Desired],
+    roots: tuple[str, ...],
+    cache: ManifestCache | None,
+    derived: Derived,
+) -> None:
+    storage = project.storage
+
+    def read(name: str) -> bytes:
+        return _source(roots, originals[name]).read_bytes()
+
+    result = post_process(
+        sorted(originals),
+        read,
+        lambda name: originals[name].digest,
+        ManifestOptions(
+            url=project.url,
+            strict=storage.manifest_strict,
+            js_module_imports=storage.js_module_imports,
+            manifest_name=storage.manifest_name,
+        ),
+        cache,
+    )
+    for output in result.outputs:
+        source = originals[output.original]
+        if output.content is None:
+            size = source.size
+            derived.blobs[output.digest] = _source(roots, source)
+        else:
+            size = len(output.content)
+            derived.blobs[output.digest] = output.content
+        derived.desired[output.name] = Desired(
+            output.digest, size, "blob", -1, output.original, category="post-process"
+        )
+    for name, content in result.rewritten:
+        digest = hashlib.sha256(content).hexdigest()
+        derived.blobs[digest] = content
+        derived.desired[name] = Desired(
+            digest, len(content), "blob", -1, name, category="post-process"
+        )
+    manifest_digest = hashlib.sha256(result.manifest).hexdigest()
+    derived.blobs[manifest_digest] = result.manifest
+    derived.desired[storage.manifest_name] = Desired(
+        manifest_digest, len(result.manifest), "blob", -1, "", category="post-process"
+    )
+    derived.warnings = result.warnings
+    derived.manifest_cache = result.cache
+    derived.hashed = frozenset(o.name for o in result.outputs)
+
+
+def compress_options(project: Project) -> CompressOptions:
+    storage = project.storage
+    return CompressOptions(
+        encodings=storage.compress,
+        min_size=storage.compress_min_size or 0,
+        skip_extensions=(
+            storage.compress_skip_extensions
+            if storage.compress_skip_extensions is not None
+            else SKIP_EXTENSIONS
+        ),
+    )
+
+
+def _compress(
+    project: Project,
+    outputs: Mapping[str, Desired],
+    roots: tuple[str, ...],
+    cache: CompressCache,
+    derived: Derived,
+    *,
+    skip: str | None,
+) -> None:
+    options = compress_options(project)
+    wanted = {
+        name: want
+        for name, want in outputs.items()
+        if name != skip and wants_compression(name, want.size, options)
+    }
+    jobs: list[tuple[str, Path | bytes]] = []
+    for want in wanted.values():
+        blob = derived.blobs.get(want.digest)
+        jobs.append((want.digest, blob if blob is not None else _source(roots, want)))
+    results = cache.compress_many(jobs, options)
+    hashed = set(derived.hashed)
+    for name, want in wanted.items():
+        for encoding, compressed in results[want.digest].items():
+            if not compressed.worth_it:
+                continue
+            assert compressed.blob is not None and compressed.digest is not None
+            sibling = name + SUFFIXES[encoding]
+            derived.blobs[compressed.digest] = Path(compressed.blob)
+            derived.desired[sibling] = Desired(
+                compressed.digest,
+                compressed.size,
+                "blob",
+                -1,
+                name,
+                category="compress",
+                encoding=encoding,
+            )
+            if name in hashed:
+                hashed.add(sibling)
+    derived.hashed = frozenset(hashed)
