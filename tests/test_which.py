@@ -1,0 +1,74 @@
+"""``staticbuild which``: Django's findstatic output, limited to what apply collects."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from staticbuild.api import find, load_project
+from tests.conftest import RunCli, make_spec, write
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> Path:
+    write(tmp_path / "a/css/x.css", "a")
+    write(tmp_path / "a/css/x.scss", "ignored")
+    write(tmp_path / "b/css/x.css", "b")
+    write(tmp_path / "v/lib.js", "v")
+    write(tmp_path / "secret.txt", "outside")
+    return make_spec(tmp_path, "sources: [a, b, {path: v, prefix: vendor}]\nignore: ['*.scss']\n")
+
+
+def test_all_locations_and_first(run_cli: RunCli, spec: Path) -> None:
+    base = spec.parent
+    result = run_cli("-f", spec, "which", "css/x.css")
+    assert result.exit_code == 0
+    assert result.stdout == f"Found 'css/x.css' here:\n  {base}/a/css/x.css\n  {base}/b/css/x.css\n"
+    first = run_cli("-f", spec, "which", "css/x.css", "--first")
+    assert first.stdout == f"Found 'css/x.css' here:\n  {base}/a/css/x.css\n"
+    quiet = run_cli("-f", spec, "-v", "0", "which", "css/x.css", "vendor/lib.js")
+    assert quiet.stdout.splitlines() == [
+        f"{base}/a/css/x.css",
+        f"{base}/b/css/x.css",
+        f"{base}/v/lib.js",
+    ]
+    verbose = run_cli("-f", spec, "-v", "2", "which", "vendor/lib.js")
+    assert "Looking in the following locations:" in verbose.stdout
+    assert f"  {base}/v\n" in verbose.stdout
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "css/x.scss",
+        "lib.js",
+        "../secret.txt",
+        "/etc/passwd",
+        "css/../../secret.txt",
+        "vendor/../secret.txt",
+        "nope.css",
+    ],
+)
+def test_not_found(run_cli: RunCli, spec: Path, path: str) -> None:
+    result = run_cli("-f", spec, "which", "css/x.css", path)
+    assert result.exit_code == 1
+    assert f"No matching file found for '{path}'." in result.stderr
+    assert "Found 'css/x.css'" in result.stdout
+
+
+def test_packages_are_located_without_running_their_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "imported"
+    write(tmp_path / "site/noisy_app/__init__.py", f"open({str(marker)!r}, 'w').close()\n")
+    write(tmp_path / "site/noisy_app/static/noisy.css", "n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    spec = make_spec(tmp_path, "apps: [{package: noisy_app}]\n")
+    project = load_project(spec)
+    assert find(project, "noisy.css").locations == (
+        str(tmp_path / "site/noisy_app/static/noisy.css"),
+    )
+    assert not marker.exists()
+    assert "noisy_app" not in sys.modules
