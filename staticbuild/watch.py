@@ -1,0 +1,350 @@
+"""``staticbuild watch``: apply once, then re-apply what changed, optionally serving.
+
+The loop owns no policy of its own: :class:`~staticbuild.watch_batch.ChangeBatcher`
+decides what a change is, the core's ``Builder`` decides what to do about it, and the
+server serves whatever the destination holds. What lives here is the order of things
+and the failure rules of a daemon: a bad spec edit or a failed re-apply is printed and
+the last good output keeps being served; SIGINT and SIGTERM take the same clean path
+(observer joined, server closed, exit status 0), as Django's ``runserver`` does.
+
+The CLI is a thin layer::
+
+    code = run_watch(partial(load_project, spec_file), Builder, serve=serve,
+                     insecure=insecure, addr=addr, verbosity=verbosity,
+                     echo=click.echo, err_echo=partial(click.echo, err=True))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any, Protocol
+
+from staticbuild.errors import ServeError, SpecError, StaticbuildError
+from staticbuild.server import (
+    DevServer,
+    StaticFilesApp,
+    check_serving_allowed,
+    parse_addr,
+    start_server,
+)
+from staticbuild.watch_batch import DEBOUNCE, ChangeBatcher, ChangeSet
+from staticbuild.watch_observer import RootWatcher
+
+#: How often the loop looks at the stop flag and for watch roots that appeared.
+POLL = 0.25
+#: How many changed paths a re-apply line names before "and N more".
+SHOWN = 3
+
+
+class ProjectLike(Protocol):
+    """What the loop reads from ``staticbuild.api.Project``."""
+
+    @property
+    def spec_path(self) -> str | os.PathLike[str]: ...
+    @property
+    def destination(self) -> str | os.PathLike[str]: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def debug(self) -> bool: ...
+    @property
+    def state_dir(self) -> str | os.PathLike[str]: ...
+    @property
+    def watch_roots(self) -> tuple[Path, ...]: ...
+    @property
+    def link_roots(self) -> tuple[Path, ...]: ...
+
+
+class ApplyResultLike(Protocol):
+    @property
+    def changed_paths(self) -> tuple[str, ...]: ...
+    def summary(self) -> str: ...
+
+
+class BuilderLike(Protocol):
+    """``staticbuild.api.Builder``: full and incremental plans, and apply."""
+
+    def plan(self, changed: frozenset[Path] | None = None) -> Any: ...
+    def apply(self, plan: Any) -> ApplyResultLike: ...
+
+
+Echo = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def local_destination(project: ProjectLike) -> Path | None:
+    """The destination folder, or ``None`` for an ``s3://`` bucket (nothing to serve)."""
+    text = os.fspath(project.destination)
+    return None if "://" in text else Path(os.path.abspath(text))
+
+
+def _names(paths: Sequence[str]) -> str:
+    shown = ", ".join(paths[:SHOWN])
+    more = len(paths) - SHOWN
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _ms(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
+
+
+class _Signals:
+    """SIGINT/SIGTERM set the stop flag; during an apply they also interrupt it.
+
+    An apply can take minutes on a big tree, so there the signal raises
+    KeyboardInterrupt as Ctrl-C would (the executor never leaves a partial file at a
+    final path). Elsewhere only the flag is set and the loop stops within ``POLL``.
+    Handlers exist only in the main thread (Python delivers signals there only).
+    """
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.interruptible = False
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.stop.set()
+        if self.interruptible:
+            self.interruptible = False
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, self._handle)
+        try:
+            yield
+        finally:
+            for number, handler in self._previous.items():
+                signal.signal(number, handler)
+
+    @contextlib.contextmanager
+    def interruptible_section(self) -> Iterator[None]:
+        self.interruptible = not self.stop.is_set()
+        try:
+            if self.stop.is_set():
+                raise KeyboardInterrupt
+            yield
+        finally:
+            self.interruptible = False
+
+
+class _Session:
+    """The current project and builder, and what the last failure left to retry."""
+
+    def __init__(
+        self,
+        project: ProjectLike,
+        builder_factory: Callable[[Any], BuilderLike],
+        *,
+        verbosity: int,
+        echo: Echo,
+        err_echo: Echo,
+    ) -> None:
+        self.project = project
+        self.builder_factory = builder_factory
+        self.builder: BuilderLike | None = None
+        self.verbosity = verbosity
+        self.echo = echo
+        self.err_echo = err_echo
+        self.retry: frozenset[Path] = frozenset()
+        self.needs_full = True
+
+    def full_apply(self) -> bool:
+        """Build a fresh builder, plan everything and apply; print the summary line."""
+        try:
+            self.builder = self.builder_factory(self.project)
+            result = self.builder.apply(self.builder.plan())
+        except StaticbuildError as exc:
+            self.err_echo(f"Error: {exc}\nStill watching; the last good output is kept.")
+            self.needs_full = True
+            return False
+        self.needs_full, self.retry = False, frozenset()
+        if self.verbosity >= 1:
+            self.echo(result.summary())
+        return True
+
+    def reapply(self, changed: frozenset[Path]) -> None:
+        """Incremental re-plan and apply of ``changed`` (plus what failed last time)."""
+        if self.needs_full or self.builder is None:
+            self.full_apply()
+            return
+        paths = changed | self.retry
+        started = time.perf_counter()
+        try:
+            plan = self.builder.plan(changed=paths)
+            result = self.builder.apply(plan)
+        except StaticbuildError as exc:
+            self.retry = paths
+            self.err_echo(f"Error: {exc}\nStill watching; the last good output is kept.")
+            return
+        self.retry = frozenset()
+        written = list(result.changed_paths)
+        if written and self.verbosity >= 1:
+            noun = "change" if len(written) == 1 else "changes"
+            self.echo(f"Re-applied {len(written)} {noun} in {_ms(started)} ms: {_names(written)}")
+        elif self.verbosity >= 2:
+            self.echo(f"Nothing to re-apply for {len(paths)} changed path(s) ({_ms(started)} ms).")
+        if self.verbosity >= 3:
+            for path in sorted(paths):
+                self.echo(f"  changed: {path}")
+
+    def reload(self, loader: Callable[[], ProjectLike]) -> bool:
+        """Re-read the spec; on success re-plan fully. False (and kept state) if invalid."""
+        started = time.perf_counter()
+        try:
+            project = loader()
+        except SpecError as exc:
+            self.err_echo(f"The spec is not valid; still serving the last good state.\n{exc}")
+            return False
+        self.project = project
+        if self.full_apply() and self.verbosity >= 1:
+            self.echo(f"Reloaded {os.fspath(project.spec_path)} in {_ms(started)} ms.")
+        return True
+
+
+def _start_serving(project: ProjectLike, addr: str, insecure: bool) -> DevServer:
+    destination = local_destination(project)
+    if destination is None:
+        raise ServeError(f"Cannot serve {os.fspath(project.destination)!r}: not a local folder.")
+    return start_server(
+        destination,
+        project.url,
+        project.link_roots,
+        addr=addr,
+        debug=project.debug,
+        insecure=insecure,
+    )
+
+
+def _ignore_roots(project: ProjectLike) -> list[Path]:
+    roots = [Path(os.fspath(project.state_dir))]
+    destination = local_destination(project)
+    return roots + ([destination] if destination is not None else [])
+
+
+def run_watch(
+    project_loader: Callable[[], Any],
+    builder_factory: Callable[[Any], BuilderLike],
+    *,
+    serve: bool,
+    insecure: bool,
+    addr: str,
+    verbosity: int,
+    echo: Echo,
+    err_echo: Echo | None = None,
+    stop_event: threading.Event | None = None,
+    debounce: float = DEBOUNCE,
+) -> int:
+    """Apply, then watch and re-apply until SIGINT/SIGTERM or ``stop_event``; return 0.
+
+    ``project_loader()`` returns a ``Project`` (raising SpecError) and is called again on
+    every spec edit; ``builder_factory(project)`` returns a ``Builder``. Raises
+    StaticbuildError only before watching starts: an invalid spec, or ``--serve``
+    refused (no ``debug``/``--insecure``, bad or busy address). ``echo`` gets normal
+    output, ``err_echo`` errors (default: stderr).
+    """
+    err_echo = err_echo or _stderr
+    stop = stop_event or threading.Event()
+    project: ProjectLike = project_loader()
+    if serve:
+        check_serving_allowed(debug=project.debug, insecure=insecure)
+        try:
+            parse_addr(addr)
+        except ValueError as exc:
+            raise ServeError(f"{exc}; expected HOST:PORT such as 127.0.0.1:8000.") from exc
+    signals = _Signals(stop)
+    session = _Session(project, builder_factory, verbosity=verbosity, echo=echo, err_echo=err_echo)
+    events: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    with signals.installed(), contextlib.ExitStack() as stack:
+        try:
+            with signals.interruptible_section():
+                session.full_apply()
+            watcher = stack.enter_context(RootWatcher(events.put))
+            watcher.watch(project.watch_roots, Path(os.fspath(project.spec_path)))
+            batcher = ChangeBatcher(
+                watch_roots=project.watch_roots,
+                spec_path=Path(os.fspath(project.spec_path)),
+                ignore_roots=_ignore_roots(project),
+                debounce=debounce,
+            )
+            server = _start_serving(project, addr, insecure) if serve else None
+            if server is not None:
+                stack.callback(server.close)
+                echo(f"Serving static files at {server.url}")
+            if verbosity >= 1:
+                echo("Watching for changes. Quit with CONTROL-C.")
+            _loop(session, project_loader, watcher, batcher, server, events, signals)
+        except KeyboardInterrupt:
+            stop.set()
+    if verbosity >= 2:
+        echo("Stopped.")
+    return 0
+
+
+def _loop(
+    session: _Session,
+    project_loader: Callable[[], Any],
+    watcher: RootWatcher,
+    batcher: ChangeBatcher,
+    server: DevServer | None,
+    events: queue.SimpleQueue[Any],
+    signals: _Signals,
+) -> None:
+    next_poll = time.monotonic()
+    while not signals.stop.is_set():
+        wait = batcher.time_until_ready()
+        try:
+            batcher.add(events.get(timeout=POLL if wait is None else min(wait, POLL)))
+            while True:  # drain the burst without sleeping between events
+                batcher.add(events.get_nowait())
+        except queue.Empty:
+            pass
+        if time.monotonic() >= next_poll:
+            next_poll = time.monotonic() + POLL
+            for root in watcher.refresh():
+                batcher.add_path(root)  # appeared or vanished: rescan it
+        batch = batcher.pop_ready()
+        if batch is not None and not signals.stop.is_set():
+            with signals.interruptible_section():
+                _handle(batch, session, project_loader, watcher, batcher, server)
+
+
+def _handle(
+    batch: ChangeSet,
+    session: _Session,
+    project_loader: Callable[[], Any],
+    watcher: RootWatcher,
+    batcher: ChangeBatcher,
+    server: DevServer | None,
+) -> None:
+    if batch.spec_changed and session.reload(project_loader):
+        project = session.project
+        spec_path = Path(os.fspath(project.spec_path))
+        watcher.watch(project.watch_roots, spec_path)
+        batcher.set_roots(
+            watch_roots=project.watch_roots,
+            spec_path=spec_path,
+            ignore_roots=_ignore_roots(project),
+        )
+        destination = local_destination(project)
+        if server is not None and isinstance(server.app, StaticFilesApp) and destination:
+            server.app.reconfigure(destination, project.url, project.link_roots)
+        return  # the full apply covered the paths of this batch too
+    if batch.paths:
+        session.reapply(batch.paths)

@@ -1,0 +1,269 @@
+"""The watch loop against real files in tmp_path: a fake core, a real observer and server.
+
+Every wait is bounded (``wait_until``); every test must leave no thread behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from staticbuild.errors import ServeError
+from staticbuild.watch import run_watch
+from tests.server_fixtures import fetch, no_leaked_threads, wait_until, write
+from tests.watch_fakes import FakeBuilder, FakeProject, load_fake_project
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _no_thread_leaks() -> Iterator[None]:
+    with no_leaked_threads():
+        yield
+
+
+def write_spec(spec: Path, **data: object) -> Path:
+    spec.write_text(json.dumps({"destination": "build/static", "sources": ["assets"], **data}))
+    return spec
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> Path:
+    write(tmp_path / "assets/css/base.css", "body{}")
+    write(tmp_path / "assets/js/app.js", "app()")
+    return write_spec(tmp_path / "spec.json", debug=True)
+
+
+class Daemon:
+    """``run_watch`` in a thread, stopped through ``stop_event``; output captured."""
+
+    def __init__(self, spec: Path, *, serve: bool = False, insecure: bool = False) -> None:
+        self.spec = spec
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self.builders: list[FakeBuilder] = []
+        self.stop = threading.Event()
+        self.code: int | None = None
+        self.serve, self.insecure = serve, insecure
+        self.thread = threading.Thread(target=self._run, name="test-watch")
+
+    def _factory(self, project: FakeProject) -> FakeBuilder:
+        self.builders.append(FakeBuilder(project))
+        return self.builders[-1]
+
+    def _run(self) -> None:
+        self.code = run_watch(
+            lambda: load_fake_project(self.spec),
+            self._factory,
+            serve=self.serve,
+            insecure=self.insecure,
+            addr="127.0.0.1:0",
+            verbosity=1,
+            echo=self.out.append,
+            err_echo=self.err.append,
+            stop_event=self.stop,
+        )
+
+    def __enter__(self) -> Daemon:
+        self.thread.start()
+        self.wait_out("Watching for changes")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=15)
+        assert not self.thread.is_alive(), "run_watch did not stop"
+        assert self.code == 0
+
+    def wait_out(self, text: str, stream: str = "out") -> str:
+        lines = self.out if stream == "out" else self.err
+        wait_until(lambda: any(text in line for line in lines))
+        return next(line for line in lines if text in line)
+
+    @property
+    def plans(self) -> list[frozenset[Path] | None]:
+        return [plan for builder in self.builders for plan in builder.plans]
+
+    @property
+    def address(self) -> tuple[str, int]:
+        line = self.wait_out("Serving static files at ")
+        match = re.search(r"http://([\d.]+):(\d+)/static/$", line)
+        assert match, line
+        return match.group(1), int(match.group(2))
+
+    def get(self, name: str) -> tuple[int, bytes]:
+        reply = fetch(*self.address, f"/static/{name}")
+        return reply.status, reply.body
+
+
+def test_applies_once_then_reapplies_a_modified_file(spec: Path) -> None:
+    dest = spec.parent / "build/static"
+    with Daemon(spec) as daemon:
+        assert (dest / "css/base.css").read_text() == "body{}"
+        assert daemon.out[0] == f"2 static files copied to '{dest}'."
+        write(spec.parent / "assets/css/base.css", "body{color:red}")
+        line = daemon.wait_out("Re-applied")
+        assert re.fullmatch(r"Re-applied 1 change in \d+ ms: css/base\.css", line)
+        assert (dest / "css/base.css").read_text() == "body{color:red}"
+        assert daemon.plans[0] is None  # the first plan is a full scan
+        assert all(plan is not None for plan in daemon.plans[1:])  # the rest incremental
+        assert spec.parent / "assets/css/base.css" in set().union(*daemon.plans[1:])
+
+
+def test_create_delete_and_move(spec: Path) -> None:
+    assets, dest = spec.parent / "assets", spec.parent / "build/static"
+    with Daemon(spec):
+        write(assets / "img/new file é.txt", "x")
+        wait_until(lambda: (dest / "img/new file é.txt").exists())
+        (assets / "js/app.js").unlink()
+        wait_until(lambda: not (dest / "js/app.js").exists())
+        os.replace(assets / "css/base.css", assets / "css/moved.css")
+        wait_until(
+            lambda: (dest / "css/moved.css").exists() and not (dest / "css/base.css").exists()
+        )
+
+
+def test_editor_save_by_temp_file_and_rename(spec: Path) -> None:
+    css, dest = spec.parent / "assets/css", spec.parent / "build/static/css"
+    with Daemon(spec) as daemon:
+        write(css / "base.css~", "backup")
+        write(css / "4913", "")
+        (css / "4913").unlink()
+        write(css / "base.css.tmp", "saved")
+        os.replace(css / "base.css.tmp", css / "base.css")
+        wait_until(lambda: (dest / "base.css").read_text() == "saved")
+        seen = set().union(*(plan or set() for plan in daemon.plans))
+        assert {p.name for p in seen} <= {"base.css"}
+        assert not (dest / "base.css~").exists() and not (dest / "base.css.tmp").exists()
+
+
+def test_own_writes_never_trigger_a_reapply(spec: Path) -> None:
+    with Daemon(spec) as daemon:
+        write(spec.parent / "build/static/extra.css", "written by someone")
+        write(spec.parent / ".staticbuild/cache", "state")
+        write(spec.parent / "notes.txt", "beside the spec")
+        time.sleep(0.5)  # a negative: give the watcher time to (not) react
+        assert daemon.plans == [None]
+
+
+def test_serves_and_picks_up_changes(spec: Path) -> None:
+    with Daemon(spec, serve=True) as daemon:
+        assert daemon.get("css/base.css") == (200, b"body{}")
+        write(spec.parent / "assets/css/base.css", "changed")
+        wait_until(lambda: daemon.get("css/base.css") == (200, b"changed"))
+        assert daemon.get("../spec.json")[0] == 404
+
+
+def test_serving_is_refused_without_debug_or_insecure(tmp_path: Path) -> None:
+    write(tmp_path / "assets/a.css", "a")
+    spec = write_spec(tmp_path / "spec.json", debug=False)
+    with pytest.raises(ServeError, match="--insecure"):
+        run_watch(
+            lambda: load_fake_project(spec),
+            FakeBuilder,
+            serve=True,
+            insecure=False,
+            addr="127.0.0.1:0",
+            verbosity=1,
+            echo=print,
+        )
+    assert not (tmp_path / "build").exists()  # refused before anything was applied
+    with Daemon(spec, serve=True, insecure=True) as daemon:
+        assert daemon.get("a.css") == (200, b"a")
+
+
+def test_bad_spec_keeps_the_last_good_state_and_a_good_one_reloads(spec: Path) -> None:
+    write(spec.parent / "vendor/v.js", "vendor()")
+    with Daemon(spec, serve=True) as daemon:
+        spec.write_text("{ not json")
+        daemon.wait_out("The spec is not valid", "err")
+        assert daemon.get("css/base.css") == (200, b"body{}")
+        write(spec.parent / "assets/css/base.css", "still watched")
+        wait_until(lambda: daemon.get("css/base.css") == (200, b"still watched"))
+        write_spec(spec, sources=["assets", "vendor"], debug=True)
+        daemon.wait_out("Reloaded")
+        assert daemon.get("v.js") == (200, b"vendor()")
+        assert len(daemon.builders) == 2 and daemon.builders[1].plans[0] is None
+        write(spec.parent / "vendor/w.js", "w()")  # the new root is watched
+        wait_until(lambda: daemon.get("w.js") == (200, b"w()"))
+
+
+def test_failed_reapply_keeps_serving_and_is_retried(spec: Path) -> None:
+    base = spec.parent / "assets/css/base.css"
+    with Daemon(spec, serve=True) as daemon:
+        write(base, "FAIL")
+        assert "cannot copy css/base.css" in daemon.wait_out("Error:", "err")
+        assert daemon.get("css/base.css") == (200, b"body{}")
+        write(spec.parent / "assets/other.css", "o")  # the next batch retries base.css too
+        write(base, "fixed")
+        wait_until(lambda: daemon.get("css/base.css") == (200, b"fixed"))
+        assert daemon.get("other.css") == (200, b"o")
+
+
+def test_a_root_that_appears_later_is_watched(spec: Path) -> None:
+    write_spec(spec, sources=["assets", "late"], debug=True)
+    dest = spec.parent / "build/static"
+    with Daemon(spec):
+        write(spec.parent / "late/x/y.js", "late")
+        wait_until(lambda: (dest / "x/y.js").exists())
+        write(spec.parent / "late/x/y.js", "later")
+        wait_until(lambda: (dest / "x/y.js").read_text() == "later")
+
+
+SCRIPT = """
+import sys, time
+from pathlib import Path
+from staticbuild.watch import run_watch
+from tests.watch_fakes import FakeBuilder, load_fake_project
+
+class Slow(FakeBuilder):
+    def apply(self, plan):
+        time.sleep(60)
+
+spec = Path(sys.argv[1])
+factory = Slow if sys.argv[2] == "slow" else FakeBuilder
+code = run_watch(lambda: load_fake_project(spec), factory, serve=True, insecure=False,
+                 addr="127.0.0.1:0", verbosity=2, echo=lambda m: print(m, flush=True))
+print("exit", code, flush=True)
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("builder", ["fake", "slow"])
+def test_sigint_and_sigterm_stop_cleanly(spec: Path, signum: int, builder: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(spec), builder],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    try:
+        assert proc.stdout is not None
+        if builder == "fake":
+            lines = [proc.stdout.readline() for _ in range(3)]
+            assert lines[1].startswith("Serving static files at http://127.0.0.1:")
+        else:
+            time.sleep(1.0)  # inside the minute-long first apply
+        started = time.monotonic()
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=15)
+        assert time.monotonic() - started < 5
+    finally:
+        proc.kill() if proc.poll() is None else None
+    assert proc.returncode == 0, err
+    assert out.rstrip().endswith("Stopped.\nexit 0")
+    assert "Traceback" not in err
