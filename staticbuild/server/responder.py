@@ -168,15 +168,17 @@ def _etag(*stats: os.stat_result, coding: str) -> str:
 
 def _open_regular(path: Path) -> tuple[BinaryIO, os.stat_result] | None:
     """Open a regular file (never a folder, FIFO or device) and fstat the open handle."""
+    # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer and hang
+    # the worker thread; for regular files the flag changes nothing.
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed by the body iterator
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError:
         return None
-    st = os.fstat(handle.fileno())
+    st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
-        handle.close()
+        os.close(fd)
         return None
-    return handle, st
+    return os.fdopen(fd, "rb"), st
 
 
 def _fresh_siblings(resolve: Resolver, name: str, base: os.stat_result) -> dict[str, Path]:
