@@ -57,7 +57,6 @@ def main() -> None:
     import django
     from django.conf import settings
     from django.core.management import call_command
-    from django.core.management.base import CommandError
 
     settings.configure(
         DEBUG=False,
@@ -82,8 +81,8 @@ def main() -> None:
     django.setup()
     try:
         call_command("collectstatic", interactive=False, verbosity=0)
-    except CommandError as exc:
-        print(json.dumps({"ok": False, "error": str(exc)}))
+    except Exception as exc:  # 6.1 raises CommandError, 5.2 the post-processing error itself
+        print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"}))
         return
     print(json.dumps({"ok": True}))
 

@@ -1,0 +1,155 @@
+"""Incremental manifest runs: only what changed, and what names it, is read or hashed."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from staticbuild.errors import PostProcessError
+from staticbuild.storage.manifest import ManifestCache, ManifestOptions, ManifestResult
+from tests.manifest_reference import run_engine
+from tests.manifest_trees import PNG, write_tree
+
+TREE: dict[str, str | bytes] = {
+    "img/a.png": PNG + b"a",
+    "img/b.png": PNG + b"b",
+    "img/c.png": PNG + b"c",
+    "css/x.css": ".x { background: url(../img/a.png); }\n",
+    "css/y.css": '@import "x.css";\n.y { background: url(../img/b.png); }\n',
+    "css/top.css": '@import "y.css";\n',
+    "css/z.css": ".z { background: url(../img/c.png); }\n",
+    "css/plain.css": "body { color: red; }\n",
+    "js/app.js": "go();\n//# sourceMappingURL=app.js.map\n",
+    "js/app.js.map": "{}",
+}
+
+
+def same(a: ManifestResult, b: ManifestResult) -> None:
+    assert a.paths == b.paths
+    assert a.outputs == b.outputs
+    assert a.manifest == b.manifest
+    assert a.rewritten == b.rewritten
+    assert a.warnings == b.warnings
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    return write_tree(tmp_path / "tree", TREE)
+
+
+def test_cold_run_reads_and_hashes_each_file_once(tree: Path) -> None:
+    result, source = run_engine(tree)
+    assert set(source.reads.values()) == {1}
+    assert result.stats.read == len(TREE)
+    assert result.stats.hashed == len(TREE)
+    assert result.stats.parsed == result.stats.rewritten == 6  # every CSS and JS file
+
+
+def test_noop_run_reads_and_hashes_nothing(tree: Path) -> None:
+    cold, _ = run_engine(tree)
+    warm, source = run_engine(tree, cache=cold.cache)
+    assert not source.reads
+    assert (warm.stats.read, warm.stats.hashed, warm.stats.parsed, warm.stats.rewritten) == (
+        0,
+        0,
+        0,
+        0,
+    )
+    same(warm, cold)
+
+
+def test_changed_image_reprocesses_it_and_what_names_it(tree: Path) -> None:
+    cold, _ = run_engine(tree)
+    (tree / "img/a.png").write_bytes(PNG + b"changed")
+    warm, source = run_engine(tree, cache=cold.cache)
+    # a.png, the CSS that names it, and the CSS that imports that, transitively
+    assert set(source.reads) == {"img/a.png", "css/x.css", "css/y.css", "css/top.css"}
+    assert warm.stats.read == 4
+    assert warm.stats.hashed == 4
+    assert warm.stats.parsed == 0  # their own bytes did not change: the trace still holds
+    assert warm.stats.rewritten == 3
+    same(warm, run_engine(tree)[0])
+    assert warm.paths["css/z.css"] == cold.paths["css/z.css"]
+
+
+def test_changed_css_is_rescanned(tree: Path) -> None:
+    cold, _ = run_engine(tree)
+    (tree / "css/y.css").write_text('@import "x.css";\n.y { background: url(../img/c.png); }\n')
+    warm, source = run_engine(tree, cache=cold.cache)
+    assert set(source.reads) == {"css/y.css", "css/top.css"}
+    assert (warm.stats.parsed, warm.stats.rewritten, warm.stats.hashed) == (1, 2, 2)
+    same(warm, run_engine(tree)[0])
+
+
+def test_cache_survives_serialization(tree: Path) -> None:
+    cold, _ = run_engine(tree)
+    for encoded in (msgspec.json.encode(cold.cache), msgspec.msgpack.encode(cold.cache)):
+        decode = msgspec.json.decode if encoded[:1] == b"{" else msgspec.msgpack.decode
+        cache = decode(encoded, type=ManifestCache)
+        warm, source = run_engine(tree, cache=cache)
+        assert not source.reads
+        same(warm, cold)
+
+
+def test_other_static_url_starts_cold(tree: Path) -> None:
+    cold, _ = run_engine(tree)
+    warm, _ = run_engine(tree, ManifestOptions(url="/assets/"), cache=cold.cache)
+    assert warm.stats.read == len(TREE)
+
+
+def test_renamed_file_reuses_its_md5(tree: Path) -> None:
+    cold, _ = run_engine(tree)
+    (tree / "img/c.png").rename(tree / "img/d.png")
+    (tree / "css/z.css").unlink()
+    warm, source = run_engine(tree, cache=cold.cache)
+    assert not source.reads and warm.stats.hashed == 0
+    assert warm.paths["img/d.png"] == cold.paths["img/c.png"].replace("/c.", "/d.")
+
+
+def test_file_appearing_resolves_a_lenient_reference(tree: Path) -> None:
+    (tree / "img/c.png").unlink()
+    lenient = ManifestOptions(strict=False)
+    cold, _ = run_engine(tree, lenient)
+    assert cold.warnings == (
+        "css/z.css:1: references 'img/c.png', which is not collected; left as written",
+    )
+    with pytest.raises(PostProcessError, match=r"css/z\.css:1: references 'img/c\.png'"):
+        run_engine(tree, cache=cold.cache)  # strict, from the cached trace alone
+    (tree / "img/c.png").write_bytes(PNG)
+    warm, source = run_engine(tree, lenient, cache=cold.cache)
+    assert set(source.reads) == {"img/c.png", "css/z.css"}
+    assert warm.stats.parsed == 1 and not warm.warnings
+    same(warm, run_engine(tree, lenient)[0])
+
+
+def test_random_edits_match_a_cold_run(tree: Path) -> None:
+    """Whatever is edited, added or removed, the warm result is the cold result."""
+    rng = random.Random(7)
+    options = ManifestOptions(strict=False)
+    cache = run_engine(tree, options)[0].cache
+    names = [f"css/{n}.css" for n in "pqrs"] + [f"img/{n}.png" for n in "pqrs"]
+    for _ in range(40):
+        name = rng.choice(names)
+        path = tree / name
+        if rng.random() < 0.25 and path.exists():
+            path.unlink()
+        elif name.endswith(".css"):
+            others = rng.sample(names, 2)
+            body = "".join(f"@import url(../{o});\n" for o in others if o.endswith(".css"))
+            body += "".join(f".i {{ background: url(../{o}); }}\n" for o in others)
+            write_tree(tree, {name: body})
+        else:
+            write_tree(tree, {name: PNG + bytes([rng.randrange(4)])})
+        try:
+            cold = run_engine(tree, options)[0]
+        except PostProcessError:  # a cycle: the warm run must say so too
+            with pytest.raises(PostProcessError, match="reference cycle"):
+                run_engine(tree, options, cache=cache)
+            continue
+        warm = run_engine(tree, options, cache=cache)[0]
+        same(warm, cold)
+        assert warm.stats.read <= cold.stats.read
+        cache = warm.cache
