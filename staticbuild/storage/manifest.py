@@ -140,10 +140,14 @@ class _Run:
         self.reads = self.hashes = self.parses = self.rewrites = 0
 
     def read(self, name: str) -> bytes:
-        if name not in self.data:
+        """Read a collected file; CSS/JS bytes are kept, since scan and rewrite both need them."""
+        data = self.data.get(name)
+        if data is None:
             self.reads += 1
-            self.data[name] = self._read(name)
-        return self.data[name]
+            data = self._read(name)
+            if self.patterns[name]:
+                self.data[name] = data
+        return data
 
     def text(self, name: str) -> str:
         try:
