@@ -7,6 +7,7 @@ import hashlib
 import os
 import random
 import shutil
+import threading
 from pathlib import Path
 
 import brotli
@@ -193,6 +194,22 @@ def test_process_pool_gives_the_same_results(tmp_path: Path) -> None:
     for digest in a:
         for encoding in ("gzip", "br"):
             assert a[digest][encoding].digest == b[digest][encoding].digest
+
+
+def test_process_pool_while_other_threads_run(tmp_path: Path) -> None:
+    # A running thread (watch mode, the dev server) makes the pool spawn instead of fork.
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        files = [CSS + str(i).encode() * (i * 300) for i in range(16)]
+        cache = CompressCache(tmp_path, workers=2)
+        results = cache.compress_many([(sha(d), d) for d in files], BOTH)
+    finally:
+        stop.set()
+        other.join()
+    assert cache.stats.pooled_batches == 1
+    assert all(cache.read(results[sha(d)]["br"]) == compress_brotli(d) for d in files)
 
 
 # -- against WhiteNoise ---------------------------------------------------------------

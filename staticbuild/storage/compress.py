@@ -33,11 +33,12 @@ import hashlib
 import io
 import os
 import re
+import threading
 import zlib
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 import brotli
@@ -195,6 +196,19 @@ def _work(root: str, jobs: Sequence[_Job]) -> list[_Answer]:
             _write_atomic(_blob_path(root, encoding, digest), blob)
             answers.append((digest, encoding, hashlib.sha256(blob).hexdigest(), len(blob)))
     return answers
+
+
+def _start_method() -> str:
+    """``fork`` while single-threaded, else ``spawn``.
+
+    ``fork`` starts in milliseconds and never re-imports ``__main__`` (``spawn`` does, so an
+    API caller's unguarded script would break). Forking a process that runs threads can
+    deadlock on a lock another thread held (and warns from Python 3.12), so watch mode and
+    the dev server get ``spawn``.
+    """
+    if threading.active_count() == 1 and "fork" in get_all_start_methods():
+        return "fork"
+    return "spawn"
 
 
 class _Entry(msgspec.Struct, array_like=True, frozen=True):
@@ -367,7 +381,6 @@ class CompressCache:
             weight += sizes[i]
         self.stats.pooled_batches += 1
         workers = min(self.workers, len(chunks))
-        # "spawn": safe even when the caller runs threads (watch mode, the dev server).
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=get_context(_start_method())) as pool:
             parts = pool.map(_work, [root] * len(chunks), chunks)
             return [answer for part in parts for answer in part]
