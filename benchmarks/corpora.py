@@ -53,7 +53,7 @@ class Corpus:
     root: Path
     sources: list[Path]
     files: int = 0
-    bytes: int = 0
+    size: int = 0  # bytes
     _originals: dict[Path, tuple[bytes, int]] = field(default_factory=dict)
 
     @property
@@ -111,7 +111,7 @@ def _count(corpus: Corpus) -> Corpus:
     for source in corpus.sources:
         for dirpath, _, names in os.walk(source):
             corpus.files += len(names)
-            corpus.bytes += sum(os.path.getsize(os.path.join(dirpath, n)) for n in names)
+            corpus.size += sum(os.path.getsize(os.path.join(dirpath, n)) for n in names)
     return corpus
 
 

@@ -9,6 +9,7 @@ import re
 import statistics
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,7 +67,8 @@ def table(results: list[Result]) -> str:
             ratio = f"{p / s:.1f}x" if p is not None and s else "n/a"
             floor = _median(r.runs.get(("cp -a", phase))) if phase == "cold" else None
             rows.append(
-                f"| {r.corpus} | {r.files} | {r.scenario} | {phase} | {_fmt(p)} | {_fmt(s)} "
+                f"| {r.corpus} | {r.files} ({r.megabytes:.0f} MB) | {r.scenario} | {phase} "
+                f"| {_fmt(p)} | {_fmt(s)} "
                 f"| {ratio} | {_fmt(_median(peer, 'rss_mb'), 0)} "
                 f"| {_fmt(_median(ours, 'rss_mb'), 0)} | {_fmt(_median(peer, 'cpu_seconds'))} "
                 f"| {_fmt(_median(ours, 'cpu_seconds'))} | {_fmt(floor) if floor else ''} |"
@@ -146,7 +148,12 @@ def startup() -> str:
 
 
 def document(
-    results: list[Result], bench_python: Path, args: str, elapsed: float, start_up: str
+    results: list[Result],
+    bench_python: Path,
+    args: str,
+    elapsed: float,
+    start_up: str,
+    extra: Sequence[str] = (),
 ) -> str:
     """The whole report."""
     notes = [n for r in results for n in r.notes()]
@@ -157,6 +164,7 @@ def document(
         machine(bench_python),
         f"- command: `python benchmarks/run.py {args}` ({elapsed / 60:.1f} min)\n",
         f"- rounds (medians over): {rounds}\n",
+        "".join(f"- {line}\n" for line in extra),
         "\nPeer: Django `collectstatic --noinput` with StaticFilesStorage (plain), "
         "ManifestStaticFilesStorage (manifest), WhiteNoise CompressedManifestStaticFilesStorage "
         "(manifest+gzip+br). staticbuild: `staticbuild -f SPEC apply --no-input`. Phases: cold "
