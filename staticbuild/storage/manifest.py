@@ -270,7 +270,10 @@ def post_process(
     """Compute Django 6.1's hashed files and manifest for the collected ``names``.
 
     ``read`` returns a collected file's bytes and ``fingerprint`` a stable content id
-    (sha256 hex). Pass the previous result's ``cache`` to skip unchanged work.
+    (sha256 hex). Pass the previous result's ``cache`` to skip unchanged work. Raises
+    :class:`PostProcessError` for a missing reference (strict), a reference cycle (always:
+    Django fails too) or a CSS/JS file that is not UTF-8. A collected file named like the
+    manifest is simply replaced by ``manifest``, as Django does.
     """
     run = _Run(names, read, fingerprint, options, cache)
     adjustable = [n for n in run.names if run.patterns[n]]
