@@ -5,7 +5,9 @@ watch loop feeds events in and asks when the next batch is due, so tests drive i
 fake clock and plain event objects. Saving a file produces a burst (vim: ``4913``, a
 ``~`` backup, write, rename; JetBrains: ``___jb_tmp___``), so a batch is ready only
 after ``debounce`` seconds without events, or ``max_wait`` after its first event so a
-file written continuously still gets applied.
+file written continuously still gets applied. A close-after-write or a rename is how a
+save ends (inotify's IN_CLOSE_WRITE / IN_MOVED_TO), so when the last event is one of
+those the batch waits only ``settle``: that is most of the write-to-served latency.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 DEBOUNCE = 0.03
+SETTLE = 0.005
 MAX_WAIT = 0.5
 
 #: Names editors and tools write beside a file while saving it. They are never a
@@ -46,6 +49,8 @@ EDITOR_TEMP_PATTERNS: tuple[str, ...] = (
 
 #: Event types that say nothing changed on disk (watchdog's names).
 _NO_CHANGE = frozenset({"opened", "closed_no_write"})
+#: Event types that end a save.
+_FINAL = frozenset({"closed", "moved"})
 
 
 class FileEvent(Protocol):
@@ -89,10 +94,13 @@ class ChangeBatcher:
         spec_path: Path,
         ignore_roots: Iterable[Path] = (),
         debounce: float = DEBOUNCE,
+        settle: float = SETTLE,
         max_wait: float = MAX_WAIT,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.debounce = debounce
+        self.settle = min(settle, debounce)
+        self._quiet = debounce
         self.max_wait = max_wait
         self._clock = clock
         self.set_roots(watch_roots=watch_roots, spec_path=spec_path, ignore_roots=ignore_roots)
@@ -137,6 +145,8 @@ class ChangeBatcher:
         for value in raw:
             if value:
                 kept = self.add_path(Path(os.fsdecode(value))) or kept
+        if kept and event.event_type in _FINAL and not event.is_directory:
+            self._quiet = self.settle
         return kept
 
     def add_path(self, path: Path) -> bool:
@@ -153,6 +163,7 @@ class ChangeBatcher:
         self._events += 1
         self._first = now if self._first is None else self._first
         self._last = now
+        self._quiet = self.debounce  # add() shortens it again if this ended a save
         return True
 
     def pending(self) -> bool:
@@ -162,7 +173,7 @@ class ChangeBatcher:
         """Seconds until :meth:`pop_ready` will return a batch; ``None`` if nothing waits."""
         if self._first is None:
             return None
-        due = min(self._last + self.debounce, self._first + self.max_wait)
+        due = min(self._last + self._quiet, self._first + self.max_wait)
         return max(0.0, due - self._clock())
 
     def pop_ready(self) -> ChangeSet | None:

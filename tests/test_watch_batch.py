@@ -231,3 +231,23 @@ def test_batches_hold_only_paths_inside_watch_roots(names: list[str]) -> None:
     for path in batch.paths if batch else ():
         assert path.is_relative_to(ASSETS) and not path.is_relative_to(ASSETS / "b")
         assert not is_editor_temp(path.name)
+
+
+@pytest.mark.parametrize(
+    ("events", "wait"),
+    [
+        ([FileModifiedEvent(str(ASSETS / "a.css"))], 0.05),
+        ([FileModifiedEvent(str(ASSETS / "a.css")), FileClosedEvent(str(ASSETS / "a.css"))], 0.005),
+        ([FileMovedEvent(str(ASSETS / "a.tmp"), str(ASSETS / "a.css"))], 0.005),
+        ([FileClosedEvent(str(ASSETS / "a.css")), FileModifiedEvent(str(ASSETS / "b.css"))], 0.05),
+        ([DirMovedEvent(str(ASSETS / "old"), str(ASSETS / "new"))], 0.05),
+        ([FileClosedEvent(str(ASSETS / "a.css~"))], None),  # ignored: no batch at all
+    ],
+)
+def test_a_finished_save_settles_quickly(
+    batcher: ChangeBatcher, events: list[object], wait: float | None
+) -> None:
+    """IN_CLOSE_WRITE or a rename ends a save: wait `settle`, not the whole debounce."""
+    for event in events:
+        batcher.add(event)  # type: ignore[arg-type]
+    assert batcher.time_until_ready() == (None if wait is None else pytest.approx(wait))

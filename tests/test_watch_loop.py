@@ -5,6 +5,7 @@ Every wait is bounded (``wait_until``); every test must leave no thread behind.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -13,8 +14,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,8 +49,18 @@ def spec(tmp_path: Path) -> Path:
 class Daemon:
     """``run_watch`` in a thread, stopped through ``stop_event``; output captured."""
 
-    def __init__(self, spec: Path, *, serve: bool = False, insecure: bool = False) -> None:
+    def __init__(
+        self,
+        spec: Path,
+        *,
+        serve: bool = False,
+        insecure: bool = False,
+        loader: Callable[[], Any] | None = None,
+        factory: Callable[[Any], Any] | None = None,
+    ) -> None:
         self.spec = spec
+        self.loader = loader or (lambda: load_fake_project(self.spec))
+        self.factory = factory or self._fake_factory
         self.out: list[str] = []
         self.err: list[str] = []
         self.builders: list[FakeBuilder] = []
@@ -57,14 +69,14 @@ class Daemon:
         self.serve, self.insecure = serve, insecure
         self.thread = threading.Thread(target=self._run, name="test-watch")
 
-    def _factory(self, project: FakeProject) -> FakeBuilder:
+    def _fake_factory(self, project: FakeProject) -> FakeBuilder:
         self.builders.append(FakeBuilder(project))
         return self.builders[-1]
 
     def _run(self) -> None:
         self.code = run_watch(
-            lambda: load_fake_project(self.spec),
-            self._factory,
+            self.loader,
+            self.factory,
             serve=self.serve,
             insecure=self.insecure,
             addr="127.0.0.1:0",
@@ -218,6 +230,29 @@ def test_a_root_that_appears_later_is_watched(spec: Path) -> None:
         wait_until(lambda: (dest / "x/y.js").exists())
         write(spec.parent / "late/x/y.js", "later")
         wait_until(lambda: (dest / "x/y.js").read_text() == "later")
+
+
+def test_with_the_real_core(tmp_path: Path) -> None:
+    """The same loop on staticbuild.api's real load_project and Builder."""
+    api = pytest.importorskip("staticbuild.api")
+    write(tmp_path / "assets/css/base.css", "a{}")
+    spec = tmp_path / "staticbuild.yaml"
+    good = "version: 1\ndestination: build/static\ndebug: true\nsources:\n  - assets\n"
+    spec.write_text(good)
+    loader = functools.partial(api.load_project, spec)
+    with Daemon(spec, serve=True, loader=loader, factory=api.Builder) as daemon:
+        assert daemon.get("css/base.css") == (200, b"a{}")
+        write(tmp_path / "assets/css/base.css", "b{}")
+        wait_until(lambda: daemon.get("css/base.css") == (200, b"b{}"))
+        assert re.fullmatch(r"Re-applied 1 change in \d+ ms: css/base\.css", daemon.wait_out("Re-"))
+        spec.write_text("version: 1\ndestination: [oops\n")
+        daemon.wait_out("The spec is not valid", "err")
+        write(tmp_path / "assets/js/new.js", "n()")
+        wait_until(lambda: daemon.get("js/new.js") == (200, b"n()"))
+        spec.write_text(good.replace("debug: true", "debug: true\nurl: /assets/"))
+        daemon.wait_out("Reloaded")
+        reply = fetch(*daemon.address, "/assets/js/new.js")
+        assert (reply.status, reply.body) == (200, b"n()")
 
 
 SCRIPT = """
