@@ -38,7 +38,7 @@ from staticbuild.observe import (
 from staticbuild.planner import Decision, Desired, Observed, decide, make_plan
 from staticbuild.postprocess import Derived, derive
 from staticbuild.project import Project
-from staticbuild.state import OutputRecord, State, load_state, save_state
+from staticbuild.state import OutputRecord, SourceRecord, State, load_state, save_state
 from staticbuild.storage.compress import CompressCache
 
 
@@ -70,6 +70,17 @@ class ApplyResult:
 
 
 @dataclass
+class Work:
+    """Work the last plan did, counted so tests can prove what was not redone."""
+
+    sources_hashed: int = 0  # source files read to hash them (the stat cache missed)
+    manifest_read: int = 0  # files the manifest engine read
+    manifest_hashed: int = 0  # md5 computations for hashed names
+    manifest_rewritten: int = 0  # CSS/JS files rewritten
+    compressed: int = 0  # (content, encoding) compressions run
+
+
+@dataclass
 class _Context:
     """What a plan was decided from, kept so that applying it needs no second look."""
 
@@ -97,6 +108,7 @@ class Builder:
         self._originals: dict[str, Desired] = {}
         self._applied: dict[str, Desired] = {}
         self._compressor: CompressCache | None = None
+        self.work = Work()
         self.warnings: list[str] = []
 
     # -- snapshot -------------------------------------------------------------------------
@@ -160,10 +172,19 @@ class Builder:
             affected = self._refresh(changed)
         self._update_originals(affected)
         roots = tuple(r.path for r in self.project.roots)
+        compressed_before = self._compressor.stats.compressed if self._compressor else 0
         derived = derive(
             self.project, self._originals, roots, self.state.manifest_cache, self._compress_cache()
         )
         self.warnings.extend(derived.warnings)
+        self.work.compressed = (
+            self._compressor.stats.compressed - compressed_before if self._compressor else 0
+        )
+        stats = derived.manifest_stats
+        if stats is not None:
+            self.work.manifest_read = stats.read
+            self.work.manifest_hashed = stats.hashed
+            self.work.manifest_rewritten = stats.rewritten
         desired = {**self._originals, **derived.desired}
         records = self.state.outputs
         if full:
@@ -213,7 +234,9 @@ class Builder:
             os.path.join(roots[w.root].path, w.rel): self._listings[w.root].files[w.rel]
             for w in winners.values()
         }
+        cached = sum(1 for p, i in files.items() if _cache_hit(self.state.sources, p, i))
         digests = source_digests(files, self.state.sources)
+        self.work.sources_hashed = len(files) - cached
         link = self.project.link
         for dest, w in winners.items():
             path = os.path.join(roots[w.root].path, w.rel)
@@ -373,6 +396,11 @@ class Builder:
                 result.compressed += 1
         result.changed_paths = tuple(sorted({*written, *deleted}))
         return result
+
+
+def _cache_hit(cache: dict[str, SourceRecord], path: str, info: FileInfo) -> bool:
+    record = cache.get(path)
+    return record is not None and (record.size, record.mtime_ns, record.ino) == info
 
 
 def _has_children(files: dict[str, FileInfo], rel: str) -> bool:

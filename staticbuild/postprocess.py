@@ -22,7 +22,12 @@ from staticbuild.storage.compress import (
     CompressOptions,
     wants_compression,
 )
-from staticbuild.storage.manifest import ManifestCache, ManifestOptions, post_process
+from staticbuild.storage.manifest import (
+    ManifestCache,
+    ManifestOptions,
+    ManifestStats,
+    post_process,
+)
 
 
 @dataclass
@@ -32,6 +37,7 @@ class Derived:
     warnings: tuple[str, ...] = ()
     manifest_cache: ManifestCache | None = None
     hashed: frozenset[str] = frozenset()  # hashed names (and their siblings) of this manifest
+    manifest_stats: ManifestStats | None = None
 
 
 def derive(
@@ -108,6 +114,7 @@ def _hash_names(
     )
     derived.warnings = result.warnings
     derived.manifest_cache = result.cache
+    derived.manifest_stats = result.stats
     derived.hashed = frozenset(o.name for o in result.outputs)
 
 
