@@ -29,13 +29,7 @@ from types import FrameType
 from typing import Any, Protocol
 
 from staticbuild.errors import ServeError, SpecError, StaticbuildError
-from staticbuild.server import (
-    DevServer,
-    StaticFilesApp,
-    check_serving_allowed,
-    parse_addr,
-    start_server,
-)
+from staticbuild.server import DevServer, StaticFilesApp, check_serving_allowed, start_server
 from staticbuild.watch_batch import DEBOUNCE, ChangeBatcher, ChangeSet
 from staticbuild.watch_observer import RootWatcher
 
@@ -219,6 +213,7 @@ class _Session:
 
 
 def _start_serving(project: ProjectLike, addr: str, insecure: bool) -> DevServer:
+    check_serving_allowed(debug=project.debug, insecure=insecure)
     destination = local_destination(project)
     if destination is None:
         raise ServeError(f"Cannot serve {os.fspath(project.destination)!r}: not a local folder.")
@@ -255,23 +250,23 @@ def run_watch(
 
     ``project_loader()`` returns a ``Project`` (raising SpecError) and is called again on
     every spec edit; ``builder_factory(project)`` returns a ``Builder``. Raises
-    StaticbuildError only before watching starts: an invalid spec, or ``--serve``
-    refused (no ``debug``/``--insecure``, bad or busy address). ``echo`` gets normal
+    StaticbuildError only before the first apply (an invalid spec; ``--serve`` refused:
+    no ``debug``/``--insecure``, an ``s3://`` destination, a bad or busy address) or
+    when a root cannot be watched (SourceError: inotify's watch limit). ``echo`` gets normal
     output, ``err_echo`` errors (default: stderr).
     """
     err_echo = err_echo or _stderr
     stop = stop_event or threading.Event()
     project: ProjectLike = project_loader()
-    if serve:
-        check_serving_allowed(debug=project.debug, insecure=insecure)
-        try:
-            parse_addr(addr)
-        except ValueError as exc:
-            raise ServeError(f"{exc}; expected HOST:PORT such as 127.0.0.1:8000.") from exc
+    # Bind first: a busy port or a refused --serve fails before a long first apply.
+    server = _start_serving(project, addr, insecure) if serve else None
     signals = _Signals(stop)
     session = _Session(project, builder_factory, verbosity=verbosity, echo=echo, err_echo=err_echo)
     events: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    with signals.installed(), contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack:
+        if server is not None:
+            stack.callback(server.close)
+        stack.enter_context(signals.installed())
         try:
             with signals.interruptible_section():
                 session.full_apply()
@@ -283,9 +278,8 @@ def run_watch(
                 ignore_roots=_ignore_roots(project),
                 debounce=debounce,
             )
-            server = _start_serving(project, addr, insecure) if serve else None
+            # Printed only now: once this line is out, every later write is seen.
             if server is not None:
-                stack.callback(server.close)
                 echo(f"Serving static files at {server.url}")
             if verbosity >= 1:
                 echo("Watching for changes. Quit with CONTROL-C.")

@@ -194,6 +194,23 @@ def test_serving_is_refused_without_debug_or_insecure(tmp_path: Path) -> None:
         assert daemon.get("a.css") == (200, b"a")
 
 
+def test_busy_address_fails_before_the_first_apply(spec: Path) -> None:
+    from staticbuild.server import start_server
+
+    busy = start_server(spec.parent, "/", [], addr="127.0.0.1:0", insecure=True)
+    with busy, pytest.raises(ServeError, match="in use"):
+        run_watch(
+            lambda: load_fake_project(spec),
+            FakeBuilder,
+            serve=True,
+            insecure=False,
+            addr=f"127.0.0.1:{busy.port}",
+            verbosity=1,
+            echo=print,
+        )
+    assert not (spec.parent / "build").exists()
+
+
 def test_bad_spec_keeps_the_last_good_state_and_a_good_one_reloads(spec: Path) -> None:
     write(spec.parent / "vendor/v.js", "vendor()")
     with Daemon(spec, serve=True) as daemon:
