@@ -174,6 +174,20 @@ def test_truncated_index_line_is_ignored(tmp_path: Path) -> None:
     assert later.lookup(sha(CSS), "gzip") is not None
 
 
+def test_prune_forgets_what_is_not_kept(tmp_path: Path) -> None:
+    noise = incompressible(5000)
+    other = CSS.replace(b"red", b"blue")
+    cache = CompressCache(tmp_path)
+    results = cache.compress_many([(sha(d), d) for d in (CSS, other, noise)], BOTH)
+    assert cache.prune({sha(CSS)}) == 2  # the two blobs of `other`
+    assert results[sha(other)]["br"].blob is not None
+    assert not Path(results[sha(other)]["br"].blob).exists()
+    later = CompressCache(tmp_path)
+    assert later.lookup(sha(CSS), "br") == results[sha(CSS)]["br"]
+    assert later.lookup(sha(other), "br") is None
+    assert later.lookup(sha(noise), "br") is None
+
+
 def test_content_changed_since_planning(tmp_path: Path) -> None:
     src = tmp_path / "a.css"
     src.write_bytes(b"new content " * 100)
