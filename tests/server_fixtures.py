@@ -75,7 +75,7 @@ def no_leaked_threads(grace: float = 5.0) -> Iterator[None]:
         time.sleep(0.02)
 
 
-def wait_until(predicate: object, timeout: float = 10.0, interval: float = 0.02) -> None:
+def wait_until(predicate: object, timeout: float = 20.0, interval: float = 0.02) -> None:
     """Poll ``predicate()`` until true; fail after ``timeout`` seconds (bounded waits only)."""
     assert callable(predicate)
     deadline = time.monotonic() + timeout
