@@ -126,9 +126,16 @@ def stat_file(root: Root, rel: str, ignore: IgnoreMatcher) -> FileInfo | None:
     return FileInfo(st.st_size, st.st_mtime_ns, st.st_ino)
 
 
+#: Characters that separate path parts on this system besides "/" ("\\" on Windows only: on
+#: posix it is an ordinary character of a file name, which the walk collects like any other).
+_OTHER_SEPARATORS = tuple(sep for sep in (os.sep, os.altsep) if sep and sep != "/")
+
+
 def is_safe_relpath(rel: str) -> bool:
     """A posix path that stays inside whatever it is joined to."""
-    if not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel:
+    if not rel or rel.startswith("/") or "\x00" in rel:
+        return False
+    if any(sep in rel for sep in _OTHER_SEPARATORS):
         return False
     return all(part not in ("", ".", "..") for part in rel.split("/"))
 

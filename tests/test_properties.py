@@ -1,0 +1,359 @@
+"""Property tests: ignore matching against Django's own walk, and path safety.
+
+(a) For random trees (names with ``.``, ``*``, ``?``, ``[``, unicode, spaces, ...) and random
+    patterns, :func:`staticbuild.finders.walk_root` with an :class:`IgnoreMatcher` selects
+    exactly the files ``django.contrib.staticfiles.utils.get_files`` yields on a
+    ``FileSystemStorage`` over the same tree, and the per-file checks used by ``which`` and
+    the watcher (``ignores_file``, ``stat_file``) agree with the walk.
+(b) No string — ``..``, absolute, backslashes, NUL, ``%2e``, very long — makes
+    ``is_safe_relpath`` accept an escape, or ``find_all`` / the API's ``find`` return a file
+    outside the searched roots, even with symlinks in a root that lead out of it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import posixpath
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, assume, example, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from staticbuild.api import Builder, Overrides, find, load_project
+from staticbuild.finders import IgnoreMatcher, find_all, is_safe_relpath, stat_file, walk_root
+from staticbuild.project import DEFAULT_IGNORE_PATTERNS, Root
+
+PROPS = hsettings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+# -- (a) ignore matching -------------------------------------------------------------------
+
+NAME_CHARS = "ab.*?[]!-~ _\\é日\n"
+names = (
+    st.text(alphabet=NAME_CHARS, min_size=1, max_size=5)
+    .filter(lambda n: n not in (".", ".."))
+    .map(str)
+)
+Tree = dict[str, Any]  # name -> None (a file) or a Tree (a folder)
+trees = st.dictionaries(
+    names,
+    st.recursive(
+        st.none(),
+        lambda children: st.dictionaries(names, children, max_size=4),
+        max_leaves=12,
+    ),
+    min_size=1,
+    max_size=6,
+)
+PATTERN_CHARS = "ab.*?[]!-~ /\\é日"
+random_patterns = st.text(alphabet=PATTERN_CHARS, min_size=1, max_size=6)
+
+
+def build(folder: Path, tree: Tree) -> list[str]:
+    """Create ``tree`` below ``folder``; return every file's posix path relative to it."""
+    files: list[str] = []
+    for name, node in tree.items():
+        if node is None:
+            (folder / name).write_bytes(name.encode("utf-8"))
+            files.append(name)
+        else:
+            (folder / name).mkdir()
+            files += [f"{name}/{rel}" for rel in build(folder / name, node)]
+    return files
+
+
+def folders_of(files: list[str]) -> list[str]:
+    return sorted({posixpath.dirname(f) for f in files} - {""})
+
+
+@contextmanager
+def scratch() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="sbprop-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@st.composite
+def patterns_for(draw: st.DrawFn, files: list[str]) -> list[str]:
+    """Patterns that hit the tree: its names and paths, as they are or with wildcards."""
+    candidates = sorted({*files, *folders_of(files), *(p.rpartition("/")[2] for p in files)})
+    out: list[str] = []
+    for _ in range(draw(st.integers(0, 4))):
+        if candidates and draw(st.booleans()):
+            base = draw(st.sampled_from(candidates))
+            how = draw(st.sampled_from(["as-is", "star-end", "star-start", "wild-char", "dir"]))
+            if how == "star-end":
+                base = base[: draw(st.integers(0, len(base)))] + "*"
+            elif how == "star-start":
+                base = "*" + base[draw(st.integers(0, len(base))) :]
+            elif how == "wild-char":
+                i = draw(st.integers(0, len(base) - 1))
+                base = base[:i] + draw(st.sampled_from("?*")) + base[i + 1 :]
+            elif how == "dir":
+                base = base.rpartition("/")[0] + "/*" if "/" in base else base + "/*"
+            out.append(base)
+        else:
+            out.append(draw(random_patterns))
+    if draw(st.booleans()):
+        out += DEFAULT_IGNORE_PATTERNS
+    return out
+
+
+@functools.cache
+def _django() -> tuple[Any, Any]:
+    """Django's walk, imported in-process once, with default settings."""
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure()
+    from django.contrib.staticfiles.utils import get_files
+    from django.core.files.storage import FileSystemStorage
+
+    return get_files, FileSystemStorage
+
+
+def django_selection(root: Path, patterns: list[str]) -> set[str]:
+    """The files ``collectstatic`` would take from ``root``: Django's own ``get_files``."""
+    get_files, storage = _django()
+    return set(get_files(storage(location=str(root)), patterns))
+
+
+@PROPS
+@given(tree=trees, data=st.data())
+@example(tree={"src": {"x.js": None, "d": {"y.js": None}}, "k.js": None}, data=None)
+def test_ignore_selection_matches_django_get_files(tree: Tree, data: st.DataObject | None) -> None:
+    with scratch() as root:
+        files = build(root, tree)
+        patterns = (
+            data.draw(patterns_for(files), label="patterns") if data else ["src/*", "d", "k.*"]
+        )
+        matcher = IgnoreMatcher(patterns)
+        expected = django_selection(root, patterns)
+        listing = walk_root(Root(str(root), "", "t", "source"), matcher)
+        assert set(listing.files) == expected
+        assert not listing.warnings
+        r = Root(str(root), "", "t", "source")
+        for rel in files:
+            assert matcher.ignores_file(rel) == (rel not in expected), rel
+            assert (stat_file(r, rel, matcher) is not None) == (rel in expected), rel
+
+
+@PROPS
+@given(tree=trees, data=st.data())
+def test_ignore_selection_below_a_subfolder_matches_the_full_walk(
+    tree: Tree, data: st.DataObject
+) -> None:
+    """The watcher re-walks only a changed subfolder: it must pick the same files there."""
+    with scratch() as root:
+        files = build(root, tree)
+        folders = folders_of(files)
+        assume(folders)
+        under = data.draw(st.sampled_from(folders), label="under")
+        patterns = data.draw(patterns_for(files), label="patterns")
+        matcher = IgnoreMatcher(patterns)
+        r = Root(str(root), "", "t", "source")
+        full = walk_root(r, matcher).files
+        part = walk_root(r, matcher, under).files
+        # A folder the full walk prunes (by an ancestor's name) yields nothing in the full
+        # walk; the partial walk is only ever asked about folders that are not pruned.
+        if any(matcher.matches(p) for p in under.split("/")):
+            return
+        assert set(part) == {f for f in full if f.startswith(under + "/")}
+
+
+@PROPS
+@given(patterns=st.lists(random_patterns, max_size=5), name=st.text(NAME_CHARS + "/", max_size=8))
+def test_matcher_is_fnmatchcase_of_any_pattern(patterns: list[str], name: str) -> None:
+    import fnmatch
+
+    assert IgnoreMatcher(patterns).matches(name) == any(
+        fnmatch.fnmatchcase(name, p) for p in patterns
+    )
+
+
+def test_project_normalises_patterns_as_collectstatic_does(tmp_path: Path) -> None:
+    """collectstatic keeps ``{os.path.normpath(p)}`` of the patterns plus the defaults."""
+    (tmp_path / "assets" / "junk").mkdir(parents=True)
+    (tmp_path / "assets" / "junk" / "x.css").write_text("x")
+    (tmp_path / "assets" / "y.css").write_text("y")
+    (tmp_path / "assets" / ".z").write_text("z")
+    spec = tmp_path / "staticbuild.yaml"
+    spec.write_text('version: 1\ndestination: out\nsources: [assets]\nignore: ["junk/"]\n')
+    project = load_project(spec, Overrides(ignore=("./y.css",)))
+    expected = {os.path.normpath(p) for p in ["junk/", "./y.css", *DEFAULT_IGNORE_PATTERNS]}
+    assert set(project.ignore_patterns) == expected
+    assert django_selection(tmp_path / "assets", sorted(expected)) == set()
+
+
+# -- (b) path safety -------------------------------------------------------------------------
+
+TOKENS = [
+    "..",
+    ".",
+    "/",
+    "//",
+    "\\",
+    "\x00",
+    "%2e",
+    "%2e%2e",
+    "%2f",
+    "%00",
+    "..\\",
+    "．．",
+    "\u2024\u2024",
+    "~",
+    "C:",
+    "secret.txt",
+    "assets",
+    "vendor",
+    "app",
+    "static",
+    "css",
+    "a.css",
+    "lib.js",
+    "leak.txt",
+    "leakdir",
+    "inner.txt",
+    "alias.css",
+    "site",
+]
+attack_strings = st.one_of(
+    st.lists(st.sampled_from(TOKENS), min_size=1, max_size=10).map("".join),
+    st.text(max_size=40),
+    st.builds(lambda n, tail: "../" * n + tail, st.integers(1, 600), st.sampled_from(TOKENS)),
+    st.builds(lambda n: "a/" * n + "a.css", st.integers(100, 3000)),
+    st.integers(255, 5000).map(lambda n: "x" * n),
+)
+
+SECRET = b"TOP SECRET: must never be found\n"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project whose roots sit beside secret files, with symlinks that lead out."""
+    top = tmp_path_factory.mktemp("safety")
+    (top / "secret.txt").write_bytes(SECRET)
+    site = top / "site"
+    for folder in ("assets/css", "vendor", "app/static/css", "outside/leaks"):
+        (site / folder).mkdir(parents=True)
+    (site / "secret.txt").write_bytes(SECRET)
+    (site / "app" / "secret.txt").write_bytes(SECRET)  # beside the app's static/
+    (site / "outside" / "leaks" / "inner.txt").write_bytes(SECRET)
+    (site / "assets" / "css" / "a.css").write_bytes(b"a")
+    (site / "vendor" / "lib.js").write_bytes(b"lib")
+    (site / "app" / "static" / "css" / "a.css").write_bytes(b"app a")
+    (site / "app" / "static" / "app.js").write_bytes(b"app")
+    os.symlink(top / "secret.txt", site / "assets" / "leak.txt")
+    os.symlink(site / "outside", site / "assets" / "leakdir")
+    os.symlink("../../secret.txt", site / "vendor" / "leak.txt")
+    os.symlink("css/a.css", site / "assets" / "alias.css")  # stays inside: allowed
+    (site / "staticbuild.yaml").write_text(
+        "version: 1\ndestination: out\nsources:\n  - assets\n"
+        "  - {path: vendor, prefix: vendor}\napps:\n  - path: app\n"
+    )
+    (top / "site-sibling").mkdir()  # a folder whose name extends a root's
+    (top / "site-sibling" / "x.txt").write_bytes(SECRET)
+    return site
+
+
+def inside_a_root(location: str, roots: list[str]) -> bool:
+    return any(location.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+@PROPS
+@given(rel=attack_strings)
+@example(rel="../secret.txt")
+@example(rel="../../secret.txt")
+@example(rel="vendor/../secret.txt")
+@example(rel="vendor/../../secret.txt")
+@example(rel="vendor/leak.txt")
+@example(rel="leak.txt")
+@example(rel="leakdir/leaks/inner.txt")
+@example(rel="css/../../secret.txt")
+@example(rel="/etc/passwd")
+@example(rel="..\\secret.txt")
+@example(rel="%2e%2e/secret.txt")
+@example(rel="css/a.css\x00")
+@example(rel="../site-sibling/x.txt")
+def test_nothing_outside_the_roots_is_ever_found(site: Path, rel: str) -> None:
+    project = load_project(site / "staticbuild.yaml")
+    roots = [os.path.realpath(r.path) for r in project.roots]
+    matcher = IgnoreMatcher(project.ignore_patterns)
+    located = [loc for _root, loc in find_all(project.roots, matcher, rel)]
+    for first in (False, True):
+        located += find(project, rel, first=first).locations
+    for location in located:
+        assert inside_a_root(location, roots), (rel, location)
+        with open(location, "rb") as fh:
+            assert fh.read() != SECRET
+    if located:
+        assert is_safe_relpath(rel)
+
+
+@PROPS
+@given(rel=attack_strings)
+def test_safe_relpaths_stay_inside(rel: str) -> None:
+    if not is_safe_relpath(rel):
+        return
+    assert "\x00" not in rel and not rel.startswith("/")
+    assert os.sep == "/" or os.sep not in rel
+    joined = posixpath.normpath(posixpath.join("/root/base", rel))
+    assert joined.startswith("/root/base/")
+    assert ".." not in rel.split("/")
+    assert posixpath.normpath(rel) == rel  # nothing to collapse: no '.', '..' or '//'
+
+
+@pytest.mark.parametrize(
+    "rel",
+    ["../a", "a/../b", "/a", "a//b", "a/./b", "./a", "a/", "", "a\x00b", "..", ".", "../a\\b"],
+)
+def test_unsafe_relpaths_are_refused(rel: str) -> None:
+    assert not is_safe_relpath(rel)
+
+
+@pytest.mark.skipif(os.sep == "\\", reason="a backslash is a separator on Windows")
+def test_backslash_is_a_name_character_on_posix(tmp_path: Path) -> None:
+    """The walk collects a file named ``back\\slash.css`` (as Django does), so ``which`` and
+    the watcher's single-file refresh must reach it too, not drop it as unsafe."""
+    (tmp_path / "assets").mkdir()
+    name = "back\\slash.css"
+    (tmp_path / "assets" / name).write_text("one")
+    spec = tmp_path / "staticbuild.yaml"
+    spec.write_text("version: 1\ndestination: out\nsources: [assets]\n")
+    assert is_safe_relpath(name)
+    project = load_project(spec)
+    assert find(project, name).locations == (str(tmp_path / "assets" / name),)
+    builder = Builder(project)
+    builder.apply(builder.plan())
+    assert (tmp_path / "out" / name).read_text() == "one"
+    (tmp_path / "assets" / name).write_text("two!")
+    plan = builder.plan(frozenset({tmp_path / "assets" / name}))
+    assert [(type(a).__name__, a.path) for a in plan.actions] == [("Update", name)]
+    builder.apply(plan)
+    assert (tmp_path / "out" / name).read_text() == "two!"
+
+
+def test_legitimate_files_are_found(site: Path) -> None:
+    """The positive control for the property above: the checks are not just refusing all."""
+    project = load_project(site / "staticbuild.yaml")
+    assert find(project, "css/a.css").locations == (
+        str(site / "assets" / "css" / "a.css"),
+        str(site / "app" / "static" / "css" / "a.css"),
+    )
+    assert find(project, "vendor/lib.js").locations == (str(site / "vendor" / "lib.js"),)
+    assert find(project, "alias.css").locations == (str(site / "assets" / "css" / "a.css"),)
+    for rel in ("leak.txt", "vendor/leak.txt", "leakdir/leaks/inner.txt", "../secret.txt"):
+        assert find(project, rel).locations == ()
