@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable
+from collections import ChainMap
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +39,16 @@ from staticbuild.observe import (
 from staticbuild.planner import Decision, Desired, Observed, decide, make_plan
 from staticbuild.postprocess import Derived, derive
 from staticbuild.project import Project
-from staticbuild.state import OutputRecord, SourceRecord, State, load_state, save_state
+from staticbuild.state import (
+    OutputRecord,
+    SourceRecord,
+    State,
+    load_state,
+    mark_unfinished,
+    state_changed,
+    track,
+    save_state,
+)
 from staticbuild.storage.compress import CompressCache
 
 
@@ -86,7 +96,7 @@ class _Context:
 
     plan: Plan
     decision: Decision
-    desired: dict[str, Desired]
+    desired: Mapping[str, Desired]
     observed: dict[str, Observed]
     infos: dict[tuple[int, str], FileInfo]
     blobs: dict[str, bytes | Path] = field(default_factory=dict)
@@ -99,16 +109,17 @@ class Builder:
         self.matcher = IgnoreMatcher(project.ignore_patterns)
         self.destination = project.destination_path
         self.state_dir = Path(project.state_dir)
-        self.state = load_state(self.state_dir, project.destination) or State(
-            destination=project.destination, finished=False
+        self.state = load_state(self.state_dir, project.destination) or track(
+            State(destination=project.destination, finished=False)
         )
         self._listings: list[Listing] | None = None
         self._winners: dict[str, Winner] = {}
         self._context: _Context | None = None
         self._originals: dict[str, Desired] = {}
-        self._applied: dict[str, Desired] = {}
+        self._applied_derived: dict[str, Desired] = {}
         self._compressor: CompressCache | None = None
         self.work = Work()
+        self._manifest_changed = False
         self.warnings: list[str] = []
 
     # -- snapshot -------------------------------------------------------------------------
@@ -185,15 +196,17 @@ class Builder:
             self.work.manifest_read = stats.read
             self.work.manifest_hashed = stats.hashed
             self.work.manifest_rewritten = stats.rewritten
-        desired = {**self._originals, **derived.desired}
+        # Generated outputs shadow the originals they replace; no copy of the whole map.
+        desired: Mapping[str, Desired] = ChainMap(derived.desired, self._originals)
         records = self.state.outputs
         if full:
             scope = set(desired) | set(records)
         else:
-            previous = self._applied
-            scope = affected | {d for d, w in desired.items() if previous.get(d) != w}
-            scope |= {d for d in previous if d not in desired}
-        keep = self._kept(derived.hashed) - set(desired)
+            previous = self._applied_derived
+            now = derived.desired
+            scope = affected | {d for d, w in now.items() if previous.get(d) != w}
+            scope |= {d for d in previous if d not in now}
+        keep = {k for k in self._kept(derived.hashed) if k not in desired}
         self._check_destination()
         foreign: list[str] = []
         leftovers: list[str] = []
@@ -284,7 +297,7 @@ class Builder:
         return rel if not rel.startswith("..") else self.project.destination
 
     def _inputs(
-        self, desired: dict[str, Desired], observed: dict[str, Observed], foreign: list[str]
+        self, desired: Mapping[str, Desired], observed: dict[str, Observed], foreign: list[str]
     ) -> Inputs:
         options = msgspec.json.encode(msgspec.structs.replace(self.project, warnings=()))
         dest = {p: f"{o.kind}:{o.digest or o.target or ''}" for p, o in observed.items()}
@@ -311,7 +324,7 @@ class Builder:
         records = state.outputs
         if plan.actions:
             state.finished = False
-            save_state(self.state_dir, state)
+            mark_unfinished(self.state_dir)
         outcome = execute(
             self.destination,
             plan.actions,
@@ -333,7 +346,9 @@ class Builder:
         state.finished = outcome.error is None
         if outcome.error is None:
             self._record_derived(context)
-        save_state(self.state_dir, state)
+        if plan.actions or outcome.error or state_changed(state) or self._manifest_changed:
+            save_state(self.state_dir, state, manifest_changed=self._manifest_changed)
+            self._manifest_changed = False
         self._context = None
         if outcome.error is not None:
             raise outcome.error
@@ -343,12 +358,14 @@ class Builder:
         return self._result(plan, outcome.written, outcome.deleted, originals)
 
     def _record_derived(self, context: _Context) -> None:
-        self._applied = context.desired
         derived = context.derived
         if derived is None:
             return
+        self._applied_derived = derived.desired
         state = self.state
-        state.manifest_cache = derived.manifest_cache
+        if state.manifest_cache != derived.manifest_cache:
+            state.manifest_cache = derived.manifest_cache
+            self._manifest_changed = True
         current = sorted(derived.hashed)
         if state.history[:1] != [current]:
             state.history.insert(0, current)

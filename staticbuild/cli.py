@@ -294,6 +294,7 @@ def watch(ctx: click.Context, serve: bool, insecure: bool, addr: str) -> None:
         addr=addr,
         verbosity=ctx.obj["verbosity"],
         echo=functools.partial(click.echo),
+        err_echo=functools.partial(click.echo, err=True),
     )
     ctx.exit(code)
 

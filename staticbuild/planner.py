@@ -101,7 +101,7 @@ def decide(
             f"{first!r}{more}; move it away or remove it"
         )
     deleted = {a.path for a in actions if isinstance(a, Delete)}
-    for path in sorted(set(foreign) - deleted - set(desired)):
+    for path in sorted(p for p in foreign if p not in deleted and p not in desired):
         actions.append(Delete(path, reason="clear", foreign=True))
     for path in sorted(leftovers):
         actions.append(Delete(path, reason="unfinished"))

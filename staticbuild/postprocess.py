@@ -51,11 +51,11 @@ def derive(
     derived = Derived()
     if not project.post_process:
         return derived
-    outputs: dict[str, Desired] = dict(originals)
+    outputs: Mapping[str, Desired] = originals
     storage = project.storage
     if storage.kind == "manifest":
         _hash_names(project, originals, roots, manifest_cache, derived)
-        outputs.update(derived.desired)
+        outputs = {**originals, **derived.desired}
     if storage.compress and compress_cache is not None:
         manifest = storage.manifest_name if storage.kind == "manifest" else None
         _compress(project, outputs, roots, compress_cache, derived, skip=manifest)

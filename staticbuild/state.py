@@ -10,12 +10,18 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any, TypeVar
 
 import msgspec
 
 from staticbuild.storage.manifest import ManifestCache
 
 STATE_VERSION = 1
+APPLYING = "applying"
+JOURNAL = "state.journal"
+#: Past this size the journal is folded into a fresh state file on the next save.
+MAX_JOURNAL_BYTES = 4 << 20
+_V = TypeVar("_V")
 
 
 class OutputRecord(msgspec.Struct, frozen=True, array_like=True):
@@ -52,6 +58,12 @@ def state_file(state_dir: Path) -> Path:
     return state_dir / "state.msgpack"
 
 
+def mark_unfinished(state_dir: Path) -> None:
+    """Note, cheaply, that an apply is under way; a crash leaves the note for the next plan."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / APPLYING).touch()
+
+
 def load_state(state_dir: Path, destination: str) -> State | None:
     """The recorded state for ``destination``, or None when there is none (or it is unusable)."""
     try:
@@ -64,18 +76,140 @@ def load_state(state_dir: Path, destination: str) -> State | None:
         return None
     if state.version != STATE_VERSION or state.destination != destination:
         return None
+    _replay(state, state_dir / JOURNAL)
+    track(state)
+    if (state_dir / APPLYING).exists():
+        state.finished = False
     return state
 
 
-def save_state(state_dir: Path, state: State) -> None:
-    """Write the state atomically: a reader sees the old record or the new one, never half."""
+class _Tracked(dict[str, _V]):
+    """A dict that remembers which keys changed, so a save can write only those."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.changed: set[str] = set()
+
+    def __setitem__(self, key: str, value: _V) -> None:
+        self.changed.add(key)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.changed.add(key)
+        super().__delitem__(key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self.changed.add(key)
+        return super().pop(key, *default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+
+class _Delta(msgspec.Struct, omit_defaults=True):
+    """One journal entry: the records that changed (None: removed) and the small fields."""
+
+    finished: bool
+    outputs: dict[str, OutputRecord | None]
+    sources: dict[str, SourceRecord | None]
+    history: list[list[str]]
+    manifest_cache: ManifestCache | None | msgspec.UnsetType = msgspec.UNSET
+
+
+def state_changed(state: State) -> bool:
+    """Whether anything was changed since the last save (always, for an untracked state)."""
+    outputs, sources = state.outputs, state.sources
+    if not isinstance(outputs, _Tracked) or not isinstance(sources, _Tracked):
+        return True
+    return not state.finished or bool(outputs.changed or sources.changed)
+
+
+def track(state: State) -> State:
+    """Make ``state`` remember its changes (done on load and on creation)."""
+    state.outputs = _Tracked(state.outputs)
+    state.sources = _Tracked(state.sources)
+    return state
+
+
+def save_state(state_dir: Path, state: State, *, manifest_changed: bool = True) -> None:
+    """Record ``state``: append what changed to the journal, or rewrite it whole when the
+    journal has grown, so a save costs what changed, not what exists."""
     state_dir.mkdir(parents=True, exist_ok=True)
+    outputs, sources = state.outputs, state.sources
+    journal = state_dir / JOURNAL
+    if (
+        isinstance(outputs, _Tracked)
+        and isinstance(sources, _Tracked)
+        and state_file(state_dir).exists()
+    ):
+        size = len(outputs.changed) + len(sources.changed)
+        try:
+            logged = journal.stat().st_size
+        except FileNotFoundError:
+            logged = 0
+        if size * 4 < len(outputs) + len(sources) + 64 and logged < MAX_JOURNAL_BYTES:
+            delta = _Delta(
+                state.finished,
+                {k: outputs.get(k) for k in outputs.changed},
+                {k: sources.get(k) for k in sources.changed},
+                state.history,
+                state.manifest_cache if manifest_changed else msgspec.UNSET,
+            )
+            frame = msgspec.msgpack.encode(delta)
+            with open(journal, "ab") as fh:
+                fh.write(len(frame).to_bytes(4, "big") + frame)
+            _saved(state_dir, state)
+            return
     data = msgspec.msgpack.encode(state)
     fd, tmp = tempfile.mkstemp(prefix=".state-", dir=state_dir)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, state_file(state_dir))
+        journal.unlink(missing_ok=True)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _saved(state_dir, state)
+
+
+def _saved(state_dir: Path, state: State) -> None:
+    for records in (state.outputs, state.sources):
+        if isinstance(records, _Tracked):
+            records.changed.clear()
+    if state.finished:
+        (state_dir / APPLYING).unlink(missing_ok=True)
+
+
+def _replay(state: State, journal: Path) -> None:
+    """Apply journal entries in order; a torn last entry (a crash mid-append) is ignored."""
+    try:
+        data = journal.read_bytes()
+    except FileNotFoundError:
+        return
+    at = 0
+    while at + 4 <= len(data):
+        size = int.from_bytes(data[at : at + 4], "big")
+        frame = data[at + 4 : at + 4 + size]
+        if len(frame) < size:
+            break
+        try:
+            delta = msgspec.msgpack.decode(frame, type=_Delta)
+        except msgspec.DecodeError:
+            break
+        at += 4 + size
+        state.finished = delta.finished
+        state.history = delta.history
+        if not isinstance(delta.manifest_cache, msgspec.UnsetType):
+            state.manifest_cache = delta.manifest_cache
+        _merge(state.outputs, delta.outputs)
+        _merge(state.sources, delta.sources)
+
+
+def _merge(target: dict[str, _V], changes: dict[str, _V | None]) -> None:
+    for key, value in changes.items():
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = value
