@@ -45,9 +45,9 @@ from staticbuild.state import (
     State,
     load_state,
     mark_unfinished,
+    save_state,
     state_changed,
     track,
-    save_state,
 )
 from staticbuild.storage.compress import CompressCache
 
