@@ -206,7 +206,12 @@ class Builder:
             now = derived.desired
             scope = affected | {d for d, w in now.items() if previous.get(d) != w}
             scope |= {d for d in previous if d not in now}
-        keep = {k for k in self._kept(derived.hashed) if k not in desired}
+        kept, expired = self._kept(derived.hashed)
+        keep = {k for k in kept if k not in desired}
+        if not full:
+            # A manifest that just fell out of keep_previous was never in the last applied
+            # outputs (kept files are not desired), so only the history names its files.
+            scope |= {d for d in expired if d in records}
         self._check_destination()
         foreign: list[str] = []
         leftovers: list[str] = []
@@ -266,11 +271,15 @@ class Builder:
             self._compressor = CompressCache(self.state_dir / "compress")
         return self._compressor
 
-    def _kept(self, current: frozenset[str]) -> set[str]:
-        """Hashed outputs of the previous ``keep_previous`` manifests (for old pages)."""
+    def _kept(self, current: frozenset[str]) -> tuple[set[str], set[str]]:
+        """Hashed outputs of the previous ``keep_previous`` manifests (for old pages), and
+        those of older manifests (to delete; only with ``keep_previous``, else empty)."""
         count = self.project.storage.keep_previous
-        history = [set(h) for h in self.state.history if set(h) != current][:count]
-        return set().union(*history) if history else set()
+        if not count:
+            return set(), set()
+        history = [set(h) for h in self.state.history if set(h) != current]
+        kept: set[str] = set().union(*history[:count])
+        return kept, set().union(*history[count:]) - kept
 
     def _check_destination(self) -> None:
         if self.destination.exists() and not self.destination.is_dir():
