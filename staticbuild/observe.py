@@ -9,34 +9,22 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TypeVar
 
 from staticbuild.errors import SourceError
 from staticbuild.finders import FileInfo
+from staticbuild.parallel import map_chunked
 from staticbuild.planner import MISSING, Observed
 from staticbuild.state import OutputRecord, SourceRecord
 
 #: Temporary files of the executor: ``.NAME.sbtmp-XXXX`` beside the final path.
 TEMP_MARK = ".sbtmp-"
-_T = TypeVar("_T")
-_R = TypeVar("_R")
-IO_THREADS = min(8, (os.cpu_count() or 1) * 4)
 
 
 def file_digest(path: str) -> str:
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
-def parallel_map(fn: Callable[[_T], _R], items: Sequence[_T], *, threshold: int = 32) -> list[_R]:
-    """``map`` over threads when there is enough I/O to be worth it."""
-    if len(items) < threshold:
-        return [fn(item) for item in items]
-    with ThreadPoolExecutor(IO_THREADS) as pool:
-        return list(pool.map(fn, items, chunksize=16))
 
 
 def source_digests(files: Mapping[str, FileInfo], cache: dict[str, SourceRecord]) -> dict[str, str]:
@@ -56,7 +44,7 @@ def source_digests(files: Mapping[str, FileInfo], cache: dict[str, SourceRecord]
         except OSError as exc:
             raise SourceError(f"cannot read source file {item[0]!r}: {exc.strerror}") from None
 
-    for (path, info), digest in zip(misses, parallel_map(hash_one, misses), strict=True):
+    for (path, info), digest in zip(misses, map_chunked(hash_one, misses), strict=True):
         out[path] = digest
         cache[path] = SourceRecord(info.size, info.mtime_ns, info.ino, digest)
     return out
@@ -71,7 +59,7 @@ def observe_destination(
     return dict(
         zip(
             todo,
-            parallel_map(lambda p: _observe(base, p, records.get(p)), todo, threshold=256),
+            map_chunked(lambda p: _observe(base, p, records.get(p)), todo, threshold=256),
             strict=True,
         )
     )
