@@ -13,6 +13,7 @@ from collections import ChainMap
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -49,7 +50,9 @@ from staticbuild.state import (
     state_changed,
     track,
 )
-from staticbuild.storage.compress import CompressCache
+
+if TYPE_CHECKING:
+    from staticbuild.storage.compress import CompressCache
 
 
 @dataclass
@@ -268,6 +271,8 @@ class Builder:
         if not self.project.storage.compress:
             return None
         if self._compressor is None:
+            from staticbuild.storage.compress import CompressCache
+
             self._compressor = CompressCache(self.state_dir / "compress")
         return self._compressor
 

@@ -12,22 +12,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from staticbuild.planner import Desired
 from staticbuild.project import Project
-from staticbuild.storage.compress import (
-    SKIP_EXTENSIONS,
-    SUFFIXES,
-    CompressCache,
-    CompressOptions,
-    wants_compression,
-)
-from staticbuild.storage.manifest import (
-    ManifestCache,
-    ManifestOptions,
-    ManifestStats,
-    post_process,
-)
+
+if TYPE_CHECKING:  # the engines (brotli, regexes) load only when a spec asks for them
+    from staticbuild.storage.compress import CompressCache, CompressOptions
+    from staticbuild.storage.manifest import ManifestCache, ManifestStats
 
 
 @dataclass
@@ -73,6 +65,8 @@ def _hash_names(
     cache: ManifestCache | None,
     derived: Derived,
 ) -> None:
+    from staticbuild.storage.manifest import ManifestOptions, post_process
+
     storage = project.storage
 
     def read(name: str) -> bytes:
@@ -119,6 +113,8 @@ def _hash_names(
 
 
 def compress_options(project: Project) -> CompressOptions:
+    from staticbuild.storage.compress import SKIP_EXTENSIONS, CompressOptions
+
     storage = project.storage
     return CompressOptions(
         encodings=storage.compress,
@@ -140,6 +136,8 @@ def _compress(
     *,
     skip: str | None,
 ) -> None:
+    from staticbuild.storage.compress import SUFFIXES, wants_compression
+
     options = compress_options(project)
     wanted = {
         name: want

@@ -90,15 +90,85 @@ def find_spec_file(path: str | os.PathLike[str] | None) -> Path:
     return Path(os.path.abspath(chosen))
 
 
+class _CachedProject(msgspec.Struct):
+    key: str
+    project: Project
+    folders: dict[str, bool]  # every resolved folder and whether it existed
+
+
+def _cache_key(raw: bytes, overrides: Overrides) -> str:
+    import hashlib
+    import sys
+
+    parts = [raw, msgspec.json.encode(overrides), sys.executable.encode(), repr(sys.path).encode()]
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()
+
+
+def _cache_file(spec_file: Path) -> Path:
+    return spec_file.parent / STATE_DIR_NAME / "project.json"
+
+
+def _from_cache(spec_file: Path, raw: bytes, overrides: Overrides) -> Project | None:
+    """The project validated last time for these exact spec bytes, if the disk agrees.
+
+    Validation imports pydantic and ruamel.yaml (most of a no-op apply's start-up); the
+    cache is keyed by the spec's bytes, the overrides and the interpreter's search path.
+    """
+    try:
+        cached = msgspec.json.decode(_cache_file(spec_file).read_bytes(), type=_CachedProject)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    if cached.key != _cache_key(raw, overrides) or cached.project.spec_path != str(spec_file):
+        return None
+    if any(os.path.isdir(folder) != existed for folder, existed in cached.folders.items()):
+        return None
+    return cached.project
+
+
+def _to_cache(spec_file: Path, raw: bytes, overrides: Overrides, project: Project) -> None:
+    folders = {r.path: os.path.isdir(r.path) for r in project.roots}
+    entry = _CachedProject(_cache_key(raw, overrides), project, folders)
+    target = _cache_file(spec_file)
+    try:
+        target.parent.mkdir(exist_ok=True)
+        tmp = target.with_name(f".project-{os.getpid()}.json")
+        tmp.write_bytes(msgspec.json.encode(entry))
+        os.replace(tmp, target)
+    except OSError:
+        pass  # a read-only project folder only loses the cache
+
+
 def load_project(
     spec_path: str | os.PathLike[str] | None = None, overrides: Overrides | None = None
 ) -> Project:
     """Load, validate and check the spec; raise :class:`SpecError` naming every problem."""
+    overrides = overrides or Overrides()
+    spec_file = find_spec_file(spec_path)
+    try:
+        raw = spec_file.read_bytes()
+    except OSError:
+        raw = None  # load_spec names the problem
+    if raw is not None:
+        cached = _from_cache(spec_file, raw, overrides)
+        if cached is not None:
+            return cached
+    project = _load_fresh(spec_file, overrides)
+    if raw is not None and project.spec_digest == _digest(raw):
+        _to_cache(spec_file, raw, overrides, project)
+    return project
+
+
+def _digest(raw: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _load_fresh(spec_file: Path, overrides: Overrides) -> Project:
     from staticbuild.checks import check_spec
     from staticbuild.spec import load_spec
 
-    overrides = overrides or Overrides()
-    loaded = load_spec(find_spec_file(spec_path))
+    loaded = load_spec(spec_file)
     resolved = check_spec(loaded)
     if resolved.errors:
         raise SpecError(resolved.errors)
