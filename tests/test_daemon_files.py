@@ -1,8 +1,7 @@
 """The systemd units in daemon/ call the real CLI: every option they use must exist.
 
-Checked against the click command when ``staticbuild.cli`` imports, else against the
-contract's option list (CONTRACT.md, ``watch``). TODO(lead): drop the fallback once
-``staticbuild.cli`` is always there.
+Checked against the real click command, and against the contract's ``watch`` options
+(CONTRACT.md), which the command must keep offering.
 """
 
 from __future__ import annotations
@@ -22,13 +21,10 @@ CONTRACT_WATCH = {"--serve": False, "--insecure": False, "--addr": True}
 
 
 def cli_options() -> tuple[dict[str, bool], dict[str, bool]]:
-    """Global and ``watch`` options of the real click command (or of the contract)."""
-    try:
-        import click
+    """Global and ``watch`` options of the real click command."""
+    import click
 
-        from staticbuild.cli import cli
-    except ImportError:
-        return CONTRACT_GLOBAL, CONTRACT_WATCH
+    from staticbuild.cli import cli
 
     def options(params: list[click.Parameter]) -> dict[str, bool]:
         found: dict[str, bool] = {}
@@ -115,3 +111,9 @@ def test_option_check_rejects_a_made_up_option() -> None:
     _, watch_options = cli_options()
     with pytest.raises(AssertionError, match="--port"):
         check_options(["--serve", "--port", "8000"], watch_options)
+
+
+def test_the_cli_offers_the_contract_options() -> None:
+    global_options, watch_options = cli_options()
+    assert CONTRACT_GLOBAL.items() <= global_options.items()
+    assert CONTRACT_WATCH.items() <= watch_options.items()
