@@ -1,0 +1,98 @@
+"""Failures the disk causes: one clear line, exit 1, no torn file, and the next apply repairs.
+
+Root ignores permission bits, so these use what stops root too: an immutable folder
+(``chattr +i``) and a tiny tmpfs that fills up. Each skips where the machine forbids it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunCli, make_spec, tree, write
+
+
+def _run(*cmd: str) -> bool:
+    return subprocess.run(cmd, capture_output=True).returncode == 0
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path) -> Iterator[Path]:
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    if not _run("mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mount)):
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mount
+    finally:
+        _run("umount", str(mount))
+
+
+def test_disk_full_is_a_clear_error_and_nothing_is_torn(
+    run_cli: RunCli, tmp_path: Path, tiny_fs: Path
+) -> None:
+    write(tmp_path / "src/a.css", "a" * 1000)
+    write(tmp_path / "src/big.bin", os.urandom(300_000))
+    write(tmp_path / "src/z.css", "z" * 1000)
+    spec = make_spec(tmp_path, "sources: [src]\n").with_name("staticbuild.yaml")
+    spec.write_text(f"version: 1\ndestination: {tiny_fs / 'out'}\nsources: [src]\n")
+    result = run_cli("-f", spec, "apply")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: no space left on the device")
+    out = tree(tiny_fs / "out")
+    for name, data in out.items():
+        assert ".sbtmp-" not in name
+        assert data == (tmp_path / "src" / name).read_bytes()  # whole, never torn
+    assert "big.bin" not in out
+    # with room again, the next apply finishes the job
+    (tmp_path / "src/big.bin").unlink()
+    assert run_cli("-f", spec, "apply").exit_code == 0
+    assert set(tree(tiny_fs / "out")) == {"a.css", "z.css"}
+    assert '"actions": []' in run_cli("-f", spec, "plan", "--json").stdout
+
+
+@pytest.fixture
+def immutable(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    if shutil.which("chattr") is None or not _run("chattr", "+i", str(folder)):
+        pytest.skip("chattr +i is not available here")
+    try:
+        yield folder
+    finally:
+        _run("chattr", "-i", str(folder))
+
+
+def test_permission_denied_is_a_clear_error(
+    run_cli: RunCli, tmp_path: Path, immutable: Path
+) -> None:
+    write(tmp_path / "src/a.css", "a")
+    spec = make_spec(tmp_path, "sources: [src]\n")
+    result = run_cli("-f", spec, "apply")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: permission denied: ")
+    assert str(immutable) in result.stderr and result.stderr.count("\n") == 1
+    assert list(immutable.iterdir()) == []
+
+
+def test_source_vanishing_mid_apply(run_cli: RunCli, tmp_path: Path) -> None:
+    """A source deleted between plan and apply: a clear error, then the next apply converges."""
+    from staticbuild.api import Builder, load_project
+    from staticbuild.errors import ApplyError
+
+    write(tmp_path / "src/a.css", "a")
+    write(tmp_path / "src/b.css", "b")
+    spec = make_spec(tmp_path, "sources: [src]\n")
+    builder = Builder(load_project(spec))
+    plan = builder.plan()
+    (tmp_path / "src/b.css").unlink()
+    with pytest.raises(ApplyError, match="b.css"):
+        builder.apply(plan)
+    assert not any(".sbtmp-" in name for name in tree(tmp_path / "out"))
+    assert run_cli("-f", spec, "apply").exit_code == 0
+    assert tree(tmp_path / "out") == {"a.css": b"a"}
