@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import ChainMap
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,13 +23,6 @@ from staticbuild.executor import Sources, execute
 from staticbuild.finders import (
     FileInfo,
     IgnoreMatcher,
-    Listing,
-    Winner,
-    dest_path,
-    resolve,
-    source_rel,
-    stat_file,
-    walk_root,
 )
 from staticbuild.observe import (
     blocked_parents,
@@ -40,6 +33,7 @@ from staticbuild.observe import (
 from staticbuild.planner import Decision, Desired, Observed, decide, make_plan
 from staticbuild.postprocess import Derived, derive
 from staticbuild.project import Project
+from staticbuild.snapshot import Snapshot
 from staticbuild.state import (
     OutputRecord,
     SourceRecord,
@@ -115,8 +109,7 @@ class Builder:
         self.state = load_state(self.state_dir, project.destination) or track(
             State(destination=project.destination, finished=False)
         )
-        self._listings: list[Listing] | None = None
-        self._winners: dict[str, Winner] = {}
+        self._snapshot: Snapshot | None = None
         self._context: _Context | None = None
         self._originals: dict[str, Desired] = {}
         self._applied_derived: dict[str, Desired] = {}
@@ -125,65 +118,18 @@ class Builder:
         self._manifest_changed = False
         self.warnings: list[str] = []
 
-    # -- snapshot -------------------------------------------------------------------------
-    def _scan(self) -> None:
-        self._listings = [walk_root(root, self.matcher) for root in self.project.roots]
-        self.warnings = [w for listing in self._listings for w in listing.warnings]
-        self._winners = resolve(self._listings, self.project.roots)
-
-    def _refresh(self, changed: Iterable[Path]) -> set[str]:
-        """Update the snapshot for changed absolute paths; return the destination paths affected."""
-        assert self._listings is not None
-        affected: set[str] = set()
-        for path in changed:
-            full = os.path.abspath(path)
-            for index, root in enumerate(self.project.roots):
-                if full != root.path and not full.startswith(root.path.rstrip(os.sep) + os.sep):
-                    continue
-                rel = os.path.relpath(full, root.path).replace(os.sep, "/")
-                rel = "" if rel == "." else rel
-                for touched in self._refresh_one(index, rel):
-                    affected.add(dest_path(root, touched))
-        for dest in affected:
-            self._winners.pop(dest, None)
-            for index, root in enumerate(self.project.roots):
-                found = source_rel(root, dest)
-                if found is not None and found in self._listings[index].files:
-                    self._winners[dest] = Winner(index, found)
-                    break
-        return affected
-
-    def _refresh_one(self, index: int, rel: str) -> set[str]:
-        assert self._listings is not None
-        root = self.project.roots[index]
-        files = self._listings[index].files
-        full = os.path.join(root.path, rel) if rel else root.path
-        if rel in files or (rel and not os.path.isdir(full) and not _has_children(files, rel)):
-            files.pop(rel, None)
-            info = stat_file(root, rel, self.matcher)
-            if info is not None:
-                files[rel] = info
-            return {rel}
-        # A folder appeared, vanished or moved: re-walk just that subtree.
-        touched = {k for k in files if not rel or k.startswith(rel + "/")}
-        for key in touched:
-            del files[key]
-        fresh = walk_root(root, self.matcher, rel) if os.path.isdir(full) else Listing()
-        files.update(fresh.files)
-        self.warnings.extend(fresh.warnings)
-        return touched | set(fresh.files)
-
     # -- planning -------------------------------------------------------------------------
     def plan(self, changed: frozenset[Path] | None = None, *, with_inputs: bool = False) -> Plan:
         """What apply would do; with ``changed``, only for the destination paths those affect."""
-        full = self._listings is None or changed is None
-        if full:
-            self._scan()
+        snapshot = self._snapshot
+        full = snapshot is None or changed is None
+        if snapshot is None or changed is None:
+            snapshot = self._snapshot = Snapshot(self.project.roots, self.matcher)
             self._originals = {}
-            affected = set(self._winners)
+            affected = set(snapshot.winners)
         else:
-            assert changed is not None
-            affected = self._refresh(changed)
+            affected = snapshot.refresh(changed)
+        self.warnings = list(snapshot.warnings)
         self._update_originals(affected)
         roots = tuple(r.path for r in self.project.roots)
         compressed_before = self._compressor.stats.compressed if self._compressor else 0
@@ -232,12 +178,12 @@ class Builder:
             destination=self._display_destination(),
             storage=self.project.storage.kind,
             roots=[r.label for r in self.project.roots],
-            collected=len(self._winners),
+            collected=len(snapshot.winners),
         )
         if with_inputs:
             plan = msgspec.structs.replace(plan, inputs=self._inputs(desired, observed, foreign))
         infos = {
-            (a.root, a.source): self._listings[a.root].files[a.source]  # type: ignore[index]
+            (a.root, a.source): snapshot.info(a.root, a.source)
             for a in plan.actions
             if isinstance(a, Copy | Link | Update)
         }
@@ -246,13 +192,14 @@ class Builder:
 
     def _update_originals(self, affected: set[str]) -> None:
         """Desired outputs for the collected files at ``affected`` destination paths."""
-        assert self._listings is not None
+        snapshot = self._snapshot
+        assert snapshot is not None
         roots = self.project.roots
-        winners = {d: self._winners[d] for d in affected if d in self._winners}
+        winners = {d: snapshot.winners[d] for d in affected if d in snapshot.winners}
         for dest in affected:
             self._originals.pop(dest, None)
         files = {
-            os.path.join(roots[w.root].path, w.rel): self._listings[w.root].files[w.rel]
+            os.path.join(roots[w.root].path, w.rel): snapshot.info(w.root, w.rel)
             for w in winners.values()
         }
         cached = sum(1 for p, i in files.items() if _cache_hit(self.state.sources, p, i))
@@ -432,11 +379,6 @@ class Builder:
 def _cache_hit(cache: dict[str, SourceRecord], path: str, info: FileInfo) -> bool:
     record = cache.get(path)
     return record is not None and (record.size, record.mtime_ns, record.ino) == info
-
-
-def _has_children(files: dict[str, FileInfo], rel: str) -> bool:
-    head = rel + "/"
-    return any(k.startswith(head) for k in files)
 
 
 def _first_difference(old: Inputs, new: Inputs) -> str | None:

@@ -1,0 +1,82 @@
+"""What the searched folders hold, kept up to date between plans.
+
+A full scan walks every root once; after that, :meth:`Snapshot.refresh` looks only at the
+paths the watcher reports (a stat for a file, a walk of just the subtree for a folder)
+and re-decides the winner only for the destination paths those touch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from staticbuild.finders import (
+    FileInfo,
+    IgnoreMatcher,
+    Listing,
+    Winner,
+    dest_path,
+    resolve,
+    source_rel,
+    stat_file,
+    walk_root,
+)
+from staticbuild.project import Root
+
+
+class Snapshot:
+    def __init__(self, roots: Sequence[Root], matcher: IgnoreMatcher) -> None:
+        self.roots = tuple(roots)
+        self.matcher = matcher
+        self.listings = [walk_root(root, matcher) for root in self.roots]
+        self.warnings = [w for listing in self.listings for w in listing.warnings]
+        #: destination path -> the root file that provides it (first root wins)
+        self.winners: dict[str, Winner] = resolve(self.listings, self.roots)
+
+    def info(self, root: int, rel: str) -> FileInfo:
+        return self.listings[root].files[rel]
+
+    def refresh(self, changed: Iterable[Path]) -> set[str]:
+        """Update for changed absolute paths; return the destination paths affected."""
+        affected: set[str] = set()
+        for path in changed:
+            full = os.path.abspath(path)
+            for index, root in enumerate(self.roots):
+                if full != root.path and not full.startswith(root.path.rstrip(os.sep) + os.sep):
+                    continue
+                rel = os.path.relpath(full, root.path).replace(os.sep, "/")
+                for touched in self._refresh_one(index, "" if rel == "." else rel):
+                    affected.add(dest_path(root, touched))
+        for dest in affected:
+            self.winners.pop(dest, None)
+            for index, root in enumerate(self.roots):
+                found = source_rel(root, dest)
+                if found is not None and found in self.listings[index].files:
+                    self.winners[dest] = Winner(index, found)
+                    break
+        return affected
+
+    def _refresh_one(self, index: int, rel: str) -> set[str]:
+        root = self.roots[index]
+        files = self.listings[index].files
+        full = os.path.join(root.path, rel) if rel else root.path
+        if rel in files or (rel and not os.path.isdir(full) and not _has_children(files, rel)):
+            files.pop(rel, None)
+            info = stat_file(root, rel, self.matcher)
+            if info is not None:
+                files[rel] = info
+            return {rel}
+        # A folder appeared, vanished or moved: re-walk just that subtree.
+        touched = {k for k in files if not rel or k.startswith(rel + "/")}
+        for key in touched:
+            del files[key]
+        fresh = walk_root(root, self.matcher, rel) if os.path.isdir(full) else Listing()
+        files.update(fresh.files)
+        self.warnings.extend(fresh.warnings)
+        return touched | set(fresh.files)
+
+
+def _has_children(files: dict[str, FileInfo], rel: str) -> bool:
+    head = rel + "/"
+    return any(k.startswith(head) for k in files)
