@@ -36,7 +36,6 @@ from staticbuild.project import Project
 from staticbuild.snapshot import Snapshot
 from staticbuild.state import (
     OutputRecord,
-    SourceRecord,
     State,
     load_state,
     mark_unfinished,
@@ -146,7 +145,9 @@ class Builder:
             self.work.manifest_hashed = stats.hashed
             self.work.manifest_rewritten = stats.rewritten
         # Generated outputs shadow the originals they replace; no copy of the whole map.
-        desired: Mapping[str, Desired] = ChainMap(derived.desired, self._originals)
+        desired: Mapping[str, Desired] = (
+            ChainMap(derived.desired, self._originals) if derived.desired else self._originals
+        )
         records = self.state.outputs
         if full:
             scope = set(desired) | set(records)
@@ -198,16 +199,12 @@ class Builder:
         winners = {d: snapshot.winners[d] for d in affected if d in snapshot.winners}
         for dest in affected:
             self._originals.pop(dest, None)
-        files = {
-            os.path.join(roots[w.root].path, w.rel): snapshot.info(w.root, w.rel)
-            for w in winners.values()
-        }
-        cached = sum(1 for p, i in files.items() if _cache_hit(self.state.sources, p, i))
-        digests = source_digests(files, self.state.sources)
-        self.work.sources_hashed = len(files) - cached
+        paths = {dest: f"{roots[w.root].path}/{w.rel}" for dest, w in winners.items()}
+        files = {paths[dest]: snapshot.info(w.root, w.rel) for dest, w in winners.items()}
+        digests, self.work.sources_hashed = source_digests(files, self.state.sources)
         link = self.project.link
         for dest, w in winners.items():
-            path = os.path.join(roots[w.root].path, w.rel)
+            path = paths[dest]
             size = files[path].size
             if link:
                 self._originals[dest] = Desired(digests[path], size, "link", w.root, w.rel, path)
@@ -374,11 +371,6 @@ class Builder:
                 result.compressed += 1
         result.changed_paths = tuple(sorted({*written, *deleted}))
         return result
-
-
-def _cache_hit(cache: dict[str, SourceRecord], path: str, info: FileInfo) -> bool:
-    record = cache.get(path)
-    return record is not None and (record.size, record.mtime_ns, record.ino) == info
 
 
 def _first_difference(old: Inputs, new: Inputs) -> str | None:

@@ -27,8 +27,13 @@ def file_digest(path: str) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def source_digests(files: Mapping[str, FileInfo], cache: dict[str, SourceRecord]) -> dict[str, str]:
-    """Digest of each absolute source path; ``cache`` is consulted and updated in place."""
+def source_digests(
+    files: Mapping[str, FileInfo], cache: dict[str, SourceRecord]
+) -> tuple[dict[str, str], int]:
+    """Digest of each absolute source path, and how many files were read to get them.
+
+    ``cache`` is consulted and updated in place.
+    """
     out: dict[str, str] = {}
     misses: list[tuple[str, FileInfo]] = []
     for path, info in files.items():
@@ -47,7 +52,7 @@ def source_digests(files: Mapping[str, FileInfo], cache: dict[str, SourceRecord]
     for (path, info), digest in zip(misses, map_chunked(hash_one, misses), strict=True):
         out[path] = digest
         cache[path] = SourceRecord(info.size, info.mtime_ns, info.ino, digest)
-    return out
+    return out, len(misses)
 
 
 def observe_destination(
@@ -55,17 +60,23 @@ def observe_destination(
 ) -> dict[str, Observed]:
     """What is at each destination path; files not vouched for by a record are hashed."""
     base = str(destination)
-    todo = sorted(set(paths))
-    return dict(
-        zip(
-            todo,
-            map_chunked(lambda p: _observe(base, p, records.get(p)), todo, threshold=256),
-            strict=True,
-        )
-    )
+    seen: dict[str, Observed] = {}
+    unvouched: list[str] = []
+    for path in sorted(set(paths)):  # lstat is cheaper than a thread hand-off: one pass
+        found = _observe(base, path, records.get(path))
+        if found is None:
+            unvouched.append(path)
+        else:
+            seen[path] = found
+    for path, found in zip(
+        unvouched, map_chunked(lambda p: _hash(base, p), unvouched), strict=True
+    ):
+        seen[path] = found
+    return seen
 
 
-def _observe(base: str, path: str, record: OutputRecord | None) -> Observed:
+def _observe(base: str, path: str, record: OutputRecord | None) -> Observed | None:
+    """What a stat (and the record) tells; None when only reading the file can tell."""
     full = os.path.join(base, path)
     try:
         st = os.lstat(full)
@@ -94,11 +105,18 @@ def _observe(base: str, path: str, record: OutputRecord | None) -> Observed:
         and (record.size, record.mtime_ns, record.ino) == key
     ):
         return Observed("file", record.digest, None, *key, recorded=True)
+    return None
+
+
+def _hash(base: str, path: str) -> Observed:
+    full = os.path.join(base, path)
     try:
-        digest = file_digest(full)
+        with open(full, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
     except OSError as exc:
         raise SourceError(f"cannot read destination file {full!r}: {exc.strerror}") from None
-    return Observed("file", digest, None, *key)
+    return Observed("file", digest, None, st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def list_destination(destination: Path) -> tuple[list[str], list[str]]:
