@@ -5,17 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.conftest import write
+
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def write_tree(folder: Path, files: dict[str, str | bytes]) -> Path:
     for name, content in files.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
+        write(folder / name, content)
     return folder
 
 
