@@ -85,8 +85,22 @@ def main(argv: list[str] | None = None) -> int:
     python = ensure_venv()
     corpora = args.corpus or (["syn-1k"] if args.quick else list(CORPORA))
     scenarios = args.scenario or list(SCENARIOS)
-    results, skipped = [], []
+    results: list[Result] = []
+    skipped: list[str] = []
     load_before = os.getloadavg()[0]
+    partial = args.out.with_suffix(".md.tmp")  # survives an interrupted run
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+
+    def render(start_up: str) -> str:
+        extra = [f"load average (1 min) before / after: {load_before:.1f} / "
+                 f"{os.getloadavg()[0]:.1f}"]  # fmt: skip
+        if skipped:
+            extra.append(f"skipped (run them by naming both --corpus and --scenario): "
+                         f"{', '.join(skipped)}")  # fmt: skip
+        command = " ".join(sys.argv[1:] if argv is None else argv)
+        elapsed = time.perf_counter() - started
+        return document(results, python, command, elapsed, start_up, extra)
+
     for name in corpora:
         print(f"corpus {name} ...", file=sys.stderr)
         corpus = load(name, python)
@@ -96,17 +110,11 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             rounds = args.rounds or (1 if args.quick else default_rounds(corpus, scenario))
             results.append(bench(corpus, scenario, rounds, python))
-    report = document(
-        results, python, " ".join(sys.argv[1:] if argv is None else argv),
-        time.perf_counter() - started, startup(),
-        extra=[f"load average (1 min) before / after: {load_before:.1f} / "
-               f"{os.getloadavg()[0]:.1f}"]
-        + [f"skipped (run only when named with --corpus and --scenario): {', '.join(skipped)}"]
-        * bool(skipped),
-    )  # fmt: skip
+            partial.write_text(render("(measured at the end)\n"))
+    report = render(startup())
     print(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report)
+    partial.unlink(missing_ok=True)
     print(f"written to {args.out}", file=sys.stderr)
     return 0
 
