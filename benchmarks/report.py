@@ -172,7 +172,8 @@ def document(
         "= that many CSS/JS/SVG files changed. RSS = peak of the largest process; CPU = user+sys "
         "of the whole process tree.\n\n",
         table(results),
-        "\n## Output check (file names after a cold run, peer vs staticbuild)\n\n",
+        "\n## Output check (after the first cold run, peer vs staticbuild; the manifest "
+        "is compared by its `paths`, its key order may differ)\n\n",
         "\n".join(checks) + "\n" if checks else "(none)\n",
     ]
     if notes:

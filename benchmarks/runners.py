@@ -7,6 +7,7 @@ its tree for RSS, summed over the tree for CPU).
 
 from __future__ import annotations
 
+import filecmp
 import json
 import os
 import shutil
@@ -176,11 +177,13 @@ def tree_files(root: Path) -> set[str]:
 
 
 def compare_outputs(peer: Path, ours: Path, manifest: str = "staticfiles.json") -> str:
-    """How the two destinations compare: file names, and the manifest's ``paths``."""
+    """How the two destinations compare: names, bytes, and the manifest's ``paths``."""
     a, b = tree_files(peer), tree_files(ours)
     counts = f"{len(a)} files vs {len(b)}"
     if a == b:
-        verdict = f"same file names ({counts})"
+        differ = [n for n in sorted(a - {manifest}) if not filecmp.cmp(peer / n, ours / n, False)]
+        same_bytes = "same bytes" if not differ else f"{len(differ)} differ in bytes ({differ[0]})"
+        verdict = f"same file names ({counts}), {same_bytes}"
     else:
         only_peer, only_ours = sorted(a - b), sorted(b - a)
         examples = ", ".join(only_peer[:2] + only_ours[:2])
