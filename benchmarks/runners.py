@@ -46,7 +46,7 @@ def measure(argv: list[str], log: Path, env: dict[str, str] | None = None) -> Me
     """Run ``argv`` as a child, its output to ``log``; wall time, peak RSS, CPU time."""
     with open(log, "wb") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=_child_env(env))
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -56,6 +56,13 @@ def measure(argv: list[str], log: Path, env: dict[str, str] | None = None) -> Me
         note = f"exit {proc.returncode}: {lines[-1][:160]}"
         return Measurement(seconds, usage.ru_maxrss / 1024, cpu, ok=False, note=note)
     return Measurement(seconds, usage.ru_maxrss / 1024, cpu)
+
+
+def _child_env(env: dict[str, str] | None) -> dict[str, str]:
+    """The child's environment, minus what would make its start-up unlike a user's."""
+    result = dict(os.environ if env is None else env)
+    result.pop("PYTHONDONTWRITEBYTECODE", None)  # users' Pythons cache bytecode
+    return result
 
 
 class Tool:

@@ -19,12 +19,16 @@ class _Action(msgspec.Struct, frozen=True, tag_field="op", omit_defaults=True):
 
 
 class Copy(_Action, frozen=True, tag="copy"):
-    """A new file, copied from a source file."""
+    """A new file, copied from a source file.
+
+    ``digest`` is left out when nothing needed the source's content to decide (its
+    destination is missing): the copy hashes it on the way instead of reading it twice.
+    """
 
     root: int
     source: str
-    digest: str
     size: int
+    digest: str = ""
 
 
 class Link(_Action, frozen=True, tag="link"):

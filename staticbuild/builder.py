@@ -30,12 +30,13 @@ from staticbuild.observe import (
     observe_destination,
     source_digests,
 )
-from staticbuild.planner import Decision, Desired, Observed, decide, make_plan
+from staticbuild.planner import MISSING, Decision, Desired, Observed, decide, make_plan
 from staticbuild.postprocess import Derived, derive
 from staticbuild.project import Project
 from staticbuild.snapshot import Snapshot
 from staticbuild.state import (
     OutputRecord,
+    SourceRecord,
     State,
     load_state,
     mark_unfinished,
@@ -95,7 +96,7 @@ class _Context:
     desired: Mapping[str, Desired]
     observed: dict[str, Observed]
     infos: dict[tuple[int, str], FileInfo]
-    blobs: dict[str, bytes | Path] = field(default_factory=dict)
+    blobs: dict[str, bytes | Path | Callable[[], bytes]] = field(default_factory=dict)
     derived: Derived | None = None
 
 
@@ -129,7 +130,11 @@ class Builder:
         else:
             affected = snapshot.refresh(changed)
         self.warnings = list(snapshot.warnings)
-        self._update_originals(affected)
+        # Only post-processing, links and saved plans need every source's content up
+        # front; otherwise a source is hashed when its destination exists (to compare)
+        # or while it is copied.
+        lazy = not with_inputs and not self._needs_content()
+        self._update_originals(affected, lazy=lazy)
         roots = tuple(r.path for r in self.project.roots)
         compressed_before = self._compressor.stats.compressed if self._compressor else 0
         derived = derive(
@@ -170,6 +175,8 @@ class Builder:
             if self.project.clear:
                 foreign = [f for f in files if f not in desired and f not in records]
         observed = observe_destination(self.destination, scope, records)
+        if lazy:
+            self._hash_compared(scope, observed)
         decision = decide(
             desired, observed, records, scope, foreign=foreign, leftovers=leftovers, keep=keep
         )
@@ -191,8 +198,15 @@ class Builder:
         self._context = _Context(plan, decision, desired, observed, infos, derived.blobs, derived)
         return plan
 
-    def _update_originals(self, affected: set[str]) -> None:
-        """Desired outputs for the collected files at ``affected`` destination paths."""
+    def _needs_content(self) -> bool:
+        storage = self.project.storage
+        return self.project.link or (
+            self.project.post_process and (storage.kind == "manifest" or bool(storage.compress))
+        )
+
+    def _update_originals(self, affected: set[str], *, lazy: bool = False) -> None:
+        """Desired outputs for the collected files at ``affected`` destination paths
+        (with ``lazy``, sources the record cannot vouch for get an unknown digest)."""
         snapshot = self._snapshot
         assert snapshot is not None
         roots = self.project.roots
@@ -201,7 +215,7 @@ class Builder:
             self._originals.pop(dest, None)
         paths = {dest: f"{roots[w.root].path}/{w.rel}" for dest, w in winners.items()}
         files = {paths[dest]: snapshot.info(w.root, w.rel) for dest, w in winners.items()}
-        digests, self.work.sources_hashed = source_digests(files, self.state.sources)
+        digests, self.work.sources_hashed = source_digests(files, self.state.sources, read=not lazy)
         link = self.project.link
         for dest, w in winners.items():
             path = paths[dest]
@@ -210,6 +224,47 @@ class Builder:
                 self._originals[dest] = Desired(digests[path], size, "link", w.root, w.rel, path)
             else:
                 self._originals[dest] = Desired(digests[path], size, "copy", w.root, w.rel)
+
+    def _hash_compared(self, scope: set[str], observed: Mapping[str, Observed]) -> None:
+        """Digests for the unknown sources whose destination exists: only content can tell
+        whether that file is already right."""
+        snapshot = self._snapshot
+        assert snapshot is not None
+        roots = self.project.roots
+        unknown = {
+            dest: want
+            for dest in scope
+            if (want := self._originals.get(dest)) is not None
+            and not want.digest
+            and observed.get(dest, MISSING).kind != "missing"
+        }
+        if not unknown:
+            return
+        paths = {dest: f"{roots[w.root].path}/{w.origin}" for dest, w in unknown.items()}
+        files = {paths[dest]: snapshot.info(w.root, w.origin) for dest, w in unknown.items()}
+        digests, hashed = source_digests(files, self.state.sources)
+        self.work.sources_hashed += hashed
+        for dest, want in unknown.items():
+            self._originals[dest] = want._replace(digest=digests[paths[dest]])
+
+    def _learn_copied(
+        self,
+        plan: Plan,
+        written: Mapping[str, OutputRecord],
+        infos: Mapping[tuple[int, str], FileInfo],
+    ) -> None:
+        """Remember the digests that copies computed on the way, as if planning had."""
+        roots = self.project.roots
+        for action in plan.actions:
+            if isinstance(action, Copy) and not action.digest and action.path in written:
+                digest = written[action.path].digest
+                info = infos.get((action.root, action.source))
+                if info is not None:
+                    path = f"{roots[action.root].path}/{action.source}"
+                    self.state.sources[path] = SourceRecord(*info, digest)
+                want = self._originals.get(action.path)
+                if want is not None and not want.digest:
+                    self._originals[action.path] = want._replace(digest=digest)
 
     def _compress_cache(self) -> CompressCache | None:
         if not self.project.storage.compress:
@@ -291,6 +346,7 @@ class Builder:
             progress=progress,
         )
         records.update(outcome.written)
+        self._learn_copied(plan, outcome.written, context.infos)
         for path in outcome.deleted:
             records.pop(path, None)
         for path in context.decision.forget:

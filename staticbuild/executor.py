@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ class Sources:
 
     roots: tuple[str, ...]
     infos: Mapping[tuple[int, str], FileInfo]
-    blobs: Mapping[str, bytes | Path] = field(default_factory=dict)
+    blobs: Mapping[str, bytes | Path | Callable[[], bytes]] = field(default_factory=dict)
 
     def path(self, root: int, rel: str) -> str:
         return os.path.join(self.roots[root], rel)
@@ -92,49 +93,100 @@ def _write(
     final = os.path.join(base, action.path)
     folder = os.path.dirname(final)
     _make_folder(folder, made)
-    tmp = _temp_name(folder, final)
     if isinstance(action, Link) or (isinstance(action, Update) and action.mode == "link"):
         assert isinstance(action, Link | Update)
         target = sources.path(action.root, action.source)
+        tmp = _temp_name(folder, final)
         os.symlink(target, tmp)
         _replace(tmp, final)
         st = os.lstat(final)
         return OutputRecord(action.digest, st.st_size, st.st_mtime_ns, st.st_ino, link=target)
-    # O_EXCL: never write through a file or link someone put there; mode 0o666 & ~umask
-    # is what Django's FileSystemStorage gives new files.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    # A new file is written unnamed (O_TMPFILE) and linked in whole: one directory change
+    # instead of create + rename, and a killed apply leaves nothing behind at all.
+    anonymous = isinstance(action, Copy) and _ANONYMOUS.usable
+    fd, tmp = (_open_anonymous(folder), "") if anonymous else _open_named(folder, final)
+    if fd < 0:
+        fd, tmp = _open_named(folder, final)
+    digest = action.digest
     try:
         if isinstance(action, Copy | Update):
             source = sources.path(action.root, action.source)
-            _copy_into(fd, source, sources.infos.get((action.root, action.source)))
+            info = sources.infos.get((action.root, action.source))
+            if digest:
+                _copy_into(fd, source, info)
+            else:
+                digest = _copy_hashing(fd, source, info)
         else:
             blob = sources.blobs[action.digest]
-            data = Path(blob).read_bytes() if isinstance(blob, Path) else blob
+            # A function makes bytes the plan did not keep (a cached manifest rewrite).
+            data = (
+                blob.read_bytes() if isinstance(blob, Path) else blob() if callable(blob) else blob
+            )
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
         if durable:
             os.fsync(fd)
         st = os.fstat(fd)
-        os.close(fd)
-        fd = -1
-        _replace(tmp, final)
+        if tmp:
+            os.close(fd)
+            fd = -1
+            _replace(tmp, final)
+        else:
+            _publish(fd, folder, final)
     except BaseException:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
         if fd >= 0:
             os.close(fd)
-        Path(tmp).unlink(missing_ok=True)
+    return OutputRecord(digest, st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+class _Anonymous:
+    """Whether unnamed temporary files work here; learnt on first use, per process."""
+
+    usable = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
+
+
+_ANONYMOUS = _Anonymous()
+
+
+def _open_named(folder: str, final: str) -> tuple[int, str]:
+    # O_EXCL: never write through a file or link someone put there; mode 0o666 & ~umask
+    # is what Django's FileSystemStorage gives new files.
+    tmp = _temp_name(folder, final)
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666), tmp
+
+
+def _open_anonymous(folder: str) -> int:
+    """An unnamed file in ``folder``, or -1 where the file system cannot make one."""
+    try:
+        return os.open(folder, os.O_WRONLY | os.O_TMPFILE | os.O_CLOEXEC, 0o666)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+            _ANONYMOUS.usable = False
+            return -1
         raise
-    return OutputRecord(action.digest, st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _publish(fd: int, folder: str, final: str) -> None:
+    """Give the unnamed file ``fd`` its final name, replacing whatever appeared there."""
+    proc = f"/proc/self/fd/{fd}"
+    try:
+        os.link(proc, final, src_dir_fd=fd, follow_symlinks=True)  # linkat(AT_SYMLINK_FOLLOW)
+    except FileExistsError:
+        tmp = _temp_name(folder, final)
+        os.link(proc, tmp, src_dir_fd=fd, follow_symlinks=True)
+        _replace(tmp, final)
 
 
 def _copy_into(fd: int, source: str, planned: FileInfo | None) -> None:
     """Copy in the kernel (copy_file_range), refusing a source edited since it was planned."""
-    src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+    src = _open_source(source, planned)
     try:
-        st = os.fstat(src)
-        if planned is not None and (st.st_size, st.st_mtime_ns, st.st_ino) != planned:
-            raise ApplyError(f"source file {source!r} changed during apply; run apply again")
-        remaining = st.st_size
+        remaining = os.fstat(src).st_size
         while remaining > 0:
             try:
                 sent = os.copy_file_range(src, fd, remaining)
@@ -147,6 +199,34 @@ def _copy_into(fd: int, source: str, planned: FileInfo | None) -> None:
             remaining -= sent
     finally:
         os.close(src)
+
+
+def _copy_hashing(fd: int, source: str, planned: FileInfo | None) -> str:
+    """Copy through memory and hash on the way: for a source never hashed before, this
+    reads it once instead of twice (once to plan, once to copy)."""
+    src = _open_source(source, planned)
+    digest = hashlib.sha256()
+    try:
+        while chunk := os.read(src, _CHUNK):
+            digest.update(chunk)
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view) :]
+    finally:
+        os.close(src)
+    return digest.hexdigest()
+
+
+_CHUNK = 1 << 20
+
+
+def _open_source(source: str, planned: FileInfo | None) -> int:
+    src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+    st = os.fstat(src)
+    if planned is not None and (st.st_size, st.st_mtime_ns, st.st_ino) != planned:
+        os.close(src)
+        raise ApplyError(f"source file {source!r} changed during apply; run apply again")
+    return src
 
 
 def _make_folder(folder: str, made: set[str]) -> None:

@@ -28,11 +28,12 @@ def file_digest(path: str) -> str:
 
 
 def source_digests(
-    files: Mapping[str, FileInfo], cache: dict[str, SourceRecord]
+    files: Mapping[str, FileInfo], cache: dict[str, SourceRecord], *, read: bool = True
 ) -> tuple[dict[str, str], int]:
     """Digest of each absolute source path, and how many files were read to get them.
 
-    ``cache`` is consulted and updated in place.
+    ``cache`` is consulted and updated in place. With ``read=False`` a file the cache
+    cannot vouch for is not read: its digest is ``""`` (unknown).
     """
     out: dict[str, str] = {}
     misses: list[tuple[str, FileInfo]] = []
@@ -41,7 +42,10 @@ def source_digests(
         if record is not None and (record.size, record.mtime_ns, record.ino) == info:
             out[path] = record.digest
         else:
+            out[path] = ""
             misses.append((path, info))
+    if not read:
+        return out, 0
 
     def hash_one(item: tuple[str, FileInfo]) -> str:
         try:

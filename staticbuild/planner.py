@@ -132,7 +132,7 @@ def _write_action(path: str, want: Desired, seen: Observed, *, ours: bool) -> Ac
     if not exists:
         if want.mode == "link":
             return Link(path, want.root, want.origin, want.digest)
-        return Copy(path, want.root, want.origin, want.digest, want.size)
+        return Copy(path, want.root, want.origin, want.size, want.digest)
     if seen.kind == "link" and want.mode == "copy":
         reason = "link to copy"
     elif seen.kind == "file" and want.mode == "link":
