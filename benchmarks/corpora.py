@@ -21,6 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"
 VENV = WORK / "venv"
+SB_VENV = WORK / "staticbuild-venv"
 REQUIREMENTS = HERE / "requirements.txt"
 
 #: Real corpus: (label, path of the static folder inside site-packages), search order.
@@ -105,6 +106,23 @@ def ensure_venv(log: bool = True) -> Path:
     subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], check=True)
     stamp.write_text(wanted)
     return python
+
+
+def install_staticbuild(main: Path, log: bool = True) -> Path:
+    """This checkout, installed as a user would (a regular, not editable, install with its
+    bytecode compiled) into a venv of its own; reinstalled on every run."""
+    python = SB_VENV / "bin" / "python"
+    if log:
+        print(f"installing {main} into {SB_VENV} ...", file=sys.stderr)
+    if not python.exists():
+        base = shutil.which("python3.11") or sys.executable
+        subprocess.run([base, "-m", "venv", str(SB_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", str(main)], check=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(main)],
+        check=True,
+    )
+    return SB_VENV / "bin" / "staticbuild"
 
 
 def _count(corpus: Corpus) -> Corpus:

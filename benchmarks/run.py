@@ -10,7 +10,6 @@ Prints a Markdown table and writes it to ``benchmarks/results/latest.md``.
 from __future__ import annotations
 
 import argparse
-import compileall
 import os
 import random
 import shutil
@@ -18,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from corpora import SEED, WORK, Corpus, ensure_venv, load
+from corpora import SEED, WORK, Corpus, ensure_venv, install_staticbuild, load
 from report import Result, document, startup
 from runners import MAIN, SCENARIOS, Copy, Peer, Staticbuild, Tool, compare_outputs
 
@@ -84,9 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     python = ensure_venv()
-    # A pip-installed package has its bytecode compiled (Django's has); an editable one
-    # only if Python may write it. Compile ours so both pay the same start-up.
-    compileall.compile_dir(str(MAIN / "staticbuild"), quiet=1)
+    install_staticbuild(MAIN)
     corpora = args.corpus or (["syn-1k"] if args.quick else list(CORPORA))
     scenarios = args.scenario or list(SCENARIOS)
     results: list[Result] = []

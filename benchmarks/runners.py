@@ -16,10 +16,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from corpora import Corpus
+from corpora import SB_VENV, Corpus
 
 MAIN = Path(__file__).resolve().parent.parent
-STATICBUILD = MAIN / ".venv" / "bin" / "staticbuild"
+STATICBUILD = SB_VENV / "bin" / "staticbuild"  # see corpora.install_staticbuild
 
 #: scenario -> (Django storage backend, staticbuild storage kind, compress encodings)
 SCENARIOS: dict[str, tuple[str, str, tuple[str, ...]]] = {

@@ -209,21 +209,28 @@ class Builder:
         (with ``lazy``, sources the record cannot vouch for get an unknown digest)."""
         snapshot = self._snapshot
         assert snapshot is not None
-        roots = self.project.roots
-        winners = {d: snapshot.winners[d] for d in affected if d in snapshot.winners}
+        roots = [r.path for r in self.project.roots]
+        listings = [listing.files for listing in snapshot.listings]
+        originals = self._originals
+        winners = snapshot.winners
+        # One pass; paths, stats and digests are looked up once per file.
+        found: list[tuple[str, int, str, str, FileInfo]] = []
+        files: dict[str, FileInfo] = {}
         for dest in affected:
-            self._originals.pop(dest, None)
-        paths = {dest: f"{roots[w.root].path}/{w.rel}" for dest, w in winners.items()}
-        files = {paths[dest]: snapshot.info(w.root, w.rel) for dest, w in winners.items()}
+            originals.pop(dest, None)
+            w = winners.get(dest)
+            if w is not None:
+                root, rel = w
+                path = f"{roots[root]}/{rel}"
+                info = files[path] = listings[root][rel]
+                found.append((dest, root, rel, path, info))
         digests, self.work.sources_hashed = source_digests(files, self.state.sources, read=not lazy)
-        link = self.project.link
-        for dest, w in winners.items():
-            path = paths[dest]
-            size = files[path].size
-            if link:
-                self._originals[dest] = Desired(digests[path], size, "link", w.root, w.rel, path)
-            else:
-                self._originals[dest] = Desired(digests[path], size, "copy", w.root, w.rel)
+        if self.project.link:
+            for dest, root, rel, path, info in found:
+                originals[dest] = Desired(digests[path], info.size, "link", root, rel, path)
+        else:
+            for dest, root, rel, path, info in found:
+                originals[dest] = Desired(digests[path], info.size, "copy", root, rel)
 
     def _hash_compared(self, scope: set[str], observed: Mapping[str, Observed]) -> None:
         """Digests for the unknown sources whose destination exists: only content can tell
@@ -254,17 +261,17 @@ class Builder:
         infos: Mapping[tuple[int, str], FileInfo],
     ) -> None:
         """Remember the digests that copies computed on the way, as if planning had."""
-        roots = self.project.roots
+        roots = [r.path for r in self.project.roots]
+        learnt = {}
         for action in plan.actions:
-            if isinstance(action, Copy) and not action.digest and action.path in written:
-                digest = written[action.path].digest
+            if type(action) is Copy and not action.digest:
+                record = written.get(action.path)
                 info = infos.get((action.root, action.source))
-                if info is not None:
-                    path = f"{roots[action.root].path}/{action.source}"
-                    self.state.sources[path] = SourceRecord(*info, digest)
-                want = self._originals.get(action.path)
-                if want is not None and not want.digest:
-                    self._originals[action.path] = want._replace(digest=digest)
+                if record is not None and info is not None:
+                    learnt[f"{roots[action.root]}/{action.source}"] = SourceRecord(
+                        info.size, info.mtime_ns, info.ino, record.digest
+                    )
+        self.state.sources.update(learnt)
 
     def _compress_cache(self) -> CompressCache | None:
         if not self.project.storage.compress:

@@ -36,10 +36,10 @@ class IgnoreMatcher:
     def __init__(self, patterns: Sequence[str]) -> None:
         self.patterns = tuple(patterns)
         joined = "|".join(f"(?:{fnmatch.translate(p)})" for p in self.patterns)
-        self._regex = re.compile(joined) if joined else None
+        self.regex = re.compile(joined) if joined else None
 
     def matches(self, name: str) -> bool:
-        return self._regex is not None and self._regex.match(name) is not None
+        return self.regex is not None and self.regex.match(name) is not None
 
     def ignores_file(self, rel: str) -> bool:
         """Whether ``get_files`` would skip the file at root-relative ``rel`` (posix)."""
@@ -84,10 +84,12 @@ def _walk(
         entries = list(os.scandir(folder))
     except OSError as exc:
         raise SourceError(f"cannot read folder {folder!r}: {exc.strerror}") from None
+    regex = ignore.regex
+    match = regex.match if regex is not None else None
+    files = listing.files
     for entry in entries:
         name = entry.name
-        child_rel = f"{rel}/{name}" if rel else name
-        if ignore.matches(name):
+        if match is not None and match(name) is not None:
             continue
         try:
             is_dir = entry.is_dir()
@@ -98,15 +100,16 @@ def _walk(
         if entry.is_symlink() and not _inside(os.path.realpath(entry.path), real_root):
             listing.warnings.append(f"skipping {entry.path!r}: symlink leads outside {real_root!r}")
             continue
+        child_rel = f"{rel}/{name}" if rel else name
         if is_dir:
             ident = (st.st_dev, st.st_ino)
             if ident in stack:
                 raise SourceError(f"symlink loop in source: {entry.path!r} leads back to a parent")
             _walk(entry.path, child_rel, real_root, ignore, listing, (*stack, ident))
         elif stat.S_ISREG(st.st_mode):
-            if rel and ignore.matches(child_rel):
+            if rel and match is not None and match(child_rel) is not None:
                 continue
-            listing.files[child_rel] = FileInfo(st.st_size, st.st_mtime_ns, st.st_ino)
+            files[child_rel] = FileInfo(st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def stat_file(root: Root, rel: str, ignore: IgnoreMatcher) -> FileInfo | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
 from staticbuild.errors import SourceError
@@ -60,14 +60,15 @@ def source_digests(
 
 
 def observe_destination(
-    destination: Path, paths: Iterable[str], records: Mapping[str, OutputRecord]
+    destination: Path, paths: Collection[str], records: Mapping[str, OutputRecord]
 ) -> dict[str, Observed]:
     """What is at each destination path; files not vouched for by a record are hashed."""
     base = str(destination)
     seen: dict[str, Observed] = {}
     unvouched: list[str] = []
-    for path in sorted(set(paths)):  # lstat is cheaper than a thread hand-off: one pass
-        found = _observe(base, path, records.get(path))
+    get = records.get
+    for path in sorted(paths):  # lstat is cheaper than a thread hand-off: one pass
+        found = _observe(base, path, get(path))
         if found is None:
             unvouched.append(path)
         else:
@@ -81,15 +82,28 @@ def observe_destination(
 
 def _observe(base: str, path: str, record: OutputRecord | None) -> Observed | None:
     """What a stat (and the record) tells; None when only reading the file can tell."""
-    full = os.path.join(base, path)
+    full = f"{base}/{path}"
     try:
         st = os.lstat(full)
     except (FileNotFoundError, NotADirectoryError):
         return MISSING
     except OSError as exc:
         raise SourceError(f"cannot inspect destination file {full!r}: {exc.strerror}") from None
+    mode = st.st_mode
+    if stat.S_ISREG(mode):  # the common case first: a file the record vouches for
+        if (
+            record is not None
+            and record.mtime_ns == st.st_mtime_ns
+            and record.ino == st.st_ino
+            and record.size == st.st_size
+            and record.link is None
+        ):
+            return Observed(
+                "file", record.digest, None, record.size, record.mtime_ns, record.ino, True
+            )
+        return None
     key = (st.st_size, st.st_mtime_ns, st.st_ino)
-    if stat.S_ISLNK(st.st_mode):
+    if stat.S_ISLNK(mode):
         target = os.readlink(full)
         recorded = (
             record is not None
@@ -99,17 +113,9 @@ def _observe(base: str, path: str, record: OutputRecord | None) -> Observed | No
         return Observed(
             "link", record.digest if recorded and record else None, target, *key, recorded=recorded
         )
-    if stat.S_ISDIR(st.st_mode):
+    if stat.S_ISDIR(mode):
         return Observed("dir", size=st.st_size)
-    if not stat.S_ISREG(st.st_mode):
-        return Observed("other")
-    if (
-        record is not None
-        and record.link is None
-        and (record.size, record.mtime_ns, record.ino) == key
-    ):
-        return Observed("file", record.digest, None, *key, recorded=True)
-    return None
+    return Observed("other")
 
 
 def _hash(base: str, path: str) -> Observed:

@@ -103,8 +103,9 @@ class _Tracked(dict[str, _V]):
         return super().pop(key, *default)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
-        for key, value in dict(*args, **kwargs).items():
-            self[key] = value
+        items = dict(*args, **kwargs)
+        self.changed.update(items)
+        super().update(items)
 
 
 class _Delta(msgspec.Struct, omit_defaults=True):
