@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import msgspec
 
@@ -24,6 +23,7 @@ from staticbuild.finders import (
     FileInfo,
     IgnoreMatcher,
 )
+from staticbuild.memo import memo_key, recall, remember
 from staticbuild.observe import (
     blocked_parents,
     list_destination,
@@ -87,6 +87,13 @@ class Work:
     compressed: int = 0  # (content, encoding) compressions run
 
 
+class _Looked(NamedTuple):
+    desired: Mapping[str, Desired]
+    observed: dict[str, Observed]
+    decision: Decision
+    foreign: list[str]
+
+
 @dataclass
 class _Context:
     """What a plan was decided from, kept so that applying it needs no second look."""
@@ -116,6 +123,7 @@ class Builder:
         self._compressor: CompressCache | None = None
         self.work = Work()
         self._manifest_changed = False
+        self._memo_key: str | None = None  # derived afresh under this key, not yet saved
         self.warnings: list[str] = []
 
     # -- planning -------------------------------------------------------------------------
@@ -135,12 +143,57 @@ class Builder:
         # or while it is copied.
         lazy = not with_inputs and not self._needs_content()
         self._update_originals(affected, lazy=lazy)
+        key = memo_key(self.project, self._originals) if full and self._derives() else None
+        derived = self._recall(key)
+        remembered = derived is not None
+        if derived is None:
+            derived = self._derive()
+        looked = self._look(full, affected, derived, lazy)
+        if remembered and any(isinstance(a, Write | Compress) for a in looked.decision.actions):
+            derived = self._derive()  # bytes to write: the memo has names, not contents
+            looked = self._look(full, affected, derived, lazy)
+        self._memo_key = None if remembered else key
+        desired, observed, decision, foreign = looked
+        self.warnings.extend(derived.warnings)
+        plan = make_plan(
+            decision,
+            destination=self._display_destination(),
+            storage=self.project.storage.kind,
+            roots=[r.label for r in self.project.roots],
+            collected=len(snapshot.winners),
+        )
+        if with_inputs:
+            plan = msgspec.structs.replace(plan, inputs=self._inputs(desired, observed, foreign))
+        infos = {
+            (a.root, a.source): snapshot.info(a.root, a.source)
+            for a in plan.actions
+            if isinstance(a, Copy | Link | Update)
+        }
+        self._context = _Context(plan, decision, desired, observed, infos, derived.blobs, derived)
+        return plan
+
+    def _derives(self) -> bool:
+        """Whether outputs are derived from the collected files (hashed names, siblings)."""
+        storage = self.project.storage
+        return self.project.post_process and (storage.kind == "manifest" or bool(storage.compress))
+
+    def _recall(self, key: str | None) -> Derived | None:
+        memo = recall(self.state_dir, key) if key else None
+        if memo is None:
+            return None
+        return Derived(
+            desired=memo.desired,
+            warnings=memo.warnings,
+            manifest_cache=self.state.manifest_cache,
+            hashed=frozenset(memo.hashed),
+        )
+
+    def _derive(self) -> Derived:
         roots = tuple(r.path for r in self.project.roots)
         compressed_before = self._compressor.stats.compressed if self._compressor else 0
         derived = derive(
             self.project, self._originals, roots, self.state.manifest_cache, self._compress_cache()
         )
-        self.warnings.extend(derived.warnings)
         self.work.compressed = (
             self._compressor.stats.compressed - compressed_before if self._compressor else 0
         )
@@ -149,9 +202,13 @@ class Builder:
             self.work.manifest_read = stats.read
             self.work.manifest_hashed = stats.hashed
             self.work.manifest_rewritten = stats.rewritten
+        return derived
+
+    def _look(self, full: bool, affected: set[str], derived: Derived, lazy: bool) -> _Looked:
+        """Observe the destination where it matters and decide what to do there."""
         # Generated outputs shadow the originals they replace; no copy of the whole map.
         desired: Mapping[str, Desired] = (
-            ChainMap(derived.desired, self._originals) if derived.desired else self._originals
+            {**self._originals, **derived.desired} if derived.desired else self._originals
         )
         records = self.state.outputs
         if full:
@@ -181,28 +238,10 @@ class Builder:
             desired, observed, records, scope, foreign=foreign, leftovers=leftovers, keep=keep
         )
         self._check_parents(decision, observed)
-        plan = make_plan(
-            decision,
-            destination=self._display_destination(),
-            storage=self.project.storage.kind,
-            roots=[r.label for r in self.project.roots],
-            collected=len(snapshot.winners),
-        )
-        if with_inputs:
-            plan = msgspec.structs.replace(plan, inputs=self._inputs(desired, observed, foreign))
-        infos = {
-            (a.root, a.source): snapshot.info(a.root, a.source)
-            for a in plan.actions
-            if isinstance(a, Copy | Link | Update)
-        }
-        self._context = _Context(plan, decision, desired, observed, infos, derived.blobs, derived)
-        return plan
+        return _Looked(desired, observed, decision, foreign)
 
     def _needs_content(self) -> bool:
-        storage = self.project.storage
-        return self.project.link or (
-            self.project.post_process and (storage.kind == "manifest" or bool(storage.compress))
-        )
+        return self.project.link or self._derives()
 
     def _update_originals(self, affected: set[str], *, lazy: bool = False) -> None:
         """Desired outputs for the collected files at ``affected`` destination paths
@@ -387,6 +426,11 @@ class Builder:
         if state.manifest_cache != derived.manifest_cache:
             state.manifest_cache = derived.manifest_cache
             self._manifest_changed = True
+        if self._memo_key is not None:
+            remember(
+                self.state_dir, self._memo_key, derived.desired, derived.hashed, derived.warnings
+            )
+            self._memo_key = None
         current = sorted(derived.hashed)
         if state.history[:1] != [current]:
             state.history.insert(0, current)

@@ -90,9 +90,11 @@ def _write(
     base: str, action: Action, sources: Sources, durable: bool, made: set[str]
 ) -> OutputRecord:
     assert not isinstance(action, Delete)
-    final = os.path.join(base, action.path)
-    folder = os.path.dirname(final)
-    _make_folder(folder, made)
+    final = f"{base}/{action.path}"
+    folder = final.rpartition("/")[0]
+    if folder not in made:  # one makedirs per folder and run, not one per file
+        os.makedirs(folder, exist_ok=True)
+        made.add(folder)
     if isinstance(action, Link) or (isinstance(action, Update) and action.mode == "link"):
         assert isinstance(action, Link | Update)
         target = sources.path(action.root, action.source)
@@ -103,14 +105,14 @@ def _write(
         return OutputRecord(action.digest, st.st_size, st.st_mtime_ns, st.st_ino, link=target)
     # A new file is written unnamed (O_TMPFILE) and linked in whole: one directory change
     # instead of create + rename, and a killed apply leaves nothing behind at all.
-    anonymous = isinstance(action, Copy) and _ANONYMOUS.usable
+    anonymous = type(action) is Copy and _ANONYMOUS.usable
     fd, tmp = (_open_anonymous(folder), "") if anonymous else _open_named(folder, final)
     if fd < 0:
         fd, tmp = _open_named(folder, final)
     digest = action.digest
     try:
         if isinstance(action, Copy | Update):
-            source = sources.path(action.root, action.source)
+            source = f"{sources.roots[action.root]}/{action.source}"
             info = sources.infos.get((action.root, action.source))
             if digest:
                 _copy_into(fd, source, info)
@@ -227,13 +229,6 @@ def _open_source(source: str, planned: FileInfo | None) -> int:
         os.close(src)
         raise ApplyError(f"source file {source!r} changed during apply; run apply again")
     return src
-
-
-def _make_folder(folder: str, made: set[str]) -> None:
-    """``makedirs`` once per folder and run; the set saves a syscall for every other file."""
-    if folder not in made:
-        os.makedirs(folder, exist_ok=True)
-        made.add(folder)
 
 
 def _replace(tmp: str, final: str) -> None:

@@ -27,19 +27,41 @@ def file_digest(path: str) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
+def _both_digests(path: str) -> tuple[str, str]:
+    """sha256 and Django's 12-digit md5 of a file, from one read."""
+    sha = hashlib.sha256()
+    md5 = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb", buffering=0) as fh:
+        while chunk := fh.read(1 << 20):
+            sha.update(chunk)
+            md5.update(chunk)
+    return sha.hexdigest(), md5.hexdigest()[:12]
+
+
 def source_digests(
-    files: Mapping[str, FileInfo], cache: dict[str, SourceRecord], *, read: bool = True
+    files: Mapping[str, FileInfo],
+    cache: dict[str, SourceRecord],
+    *,
+    read: bool = True,
+    md5: bool = False,
 ) -> tuple[dict[str, str], int]:
     """Digest of each absolute source path, and how many files were read to get them.
 
     ``cache`` is consulted and updated in place. With ``read=False`` a file the cache
-    cannot vouch for is not read: its digest is ``""`` (unknown).
+    cannot vouch for is not read: its digest is ``""`` (unknown). With ``md5`` the cache
+    also gets each file's md5 (for hashed names) from the same read.
     """
     out: dict[str, str] = {}
     misses: list[tuple[str, FileInfo]] = []
     for path, info in files.items():
         record = cache.get(path)
-        if record is not None and (record.size, record.mtime_ns, record.ino) == info:
+        if (
+            record is not None
+            and record.mtime_ns == info.mtime_ns
+            and record.ino == info.ino
+            and record.size == info.size
+            and (record.md5 or not md5)
+        ):
             out[path] = record.digest
         else:
             out[path] = ""
@@ -47,15 +69,15 @@ def source_digests(
     if not read:
         return out, 0
 
-    def hash_one(item: tuple[str, FileInfo]) -> str:
+    def hash_one(item: tuple[str, FileInfo]) -> tuple[str, str]:
         try:
-            return file_digest(item[0])
+            return _both_digests(item[0]) if md5 else (file_digest(item[0]), "")
         except OSError as exc:
             raise SourceError(f"cannot read source file {item[0]!r}: {exc.strerror}") from None
 
-    for (path, info), digest in zip(misses, map_chunked(hash_one, misses), strict=True):
+    for (path, info), (digest, short) in zip(misses, map_chunked(hash_one, misses), strict=True):
         out[path] = digest
-        cache[path] = SourceRecord(info.size, info.mtime_ns, info.ino, digest)
+        cache[path] = SourceRecord(info.size, info.mtime_ns, info.ino, digest, short)
     return out, len(misses)
 
 

@@ -41,6 +41,7 @@ class SourceRecord(msgspec.Struct, frozen=True, array_like=True):
     mtime_ns: int
     ino: int
     digest: str
+    md5: str = ""  # first 12 hex digits of its md5 (Django's hashed name), when asked for
 
 
 class State(msgspec.Struct):
