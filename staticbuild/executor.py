@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from staticbuild.actions import Action, Copy, Delete, Link, Update
+from staticbuild.actions import Action, Compress, Copy, Delete, Link, Update, Write
 from staticbuild.errors import ApplyError
 from staticbuild.finders import FileInfo
 from staticbuild.observe import TEMP_MARK
@@ -105,7 +105,8 @@ def _write(
         return OutputRecord(action.digest, st.st_size, st.st_mtime_ns, st.st_ino, link=target)
     # A new file is written unnamed (O_TMPFILE) and linked in whole: one directory change
     # instead of create + rename, and a killed apply leaves nothing behind at all.
-    anonymous = type(action) is Copy and _ANONYMOUS.usable
+    fresh = type(action) is Copy or (isinstance(action, Write | Compress) and not action.replaces)
+    anonymous = fresh and _ANONYMOUS.usable
     fd, tmp = (_open_anonymous(folder), "") if anonymous else _open_named(folder, final)
     if fd < 0:
         fd, tmp = _open_named(folder, final)
@@ -120,13 +121,13 @@ def _write(
                 digest = _copy_hashing(fd, source, info)
         else:
             blob = sources.blobs[action.digest]
-            # A function makes bytes the plan did not keep (a cached manifest rewrite).
-            data = (
-                blob.read_bytes() if isinstance(blob, Path) else blob() if callable(blob) else blob
-            )
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            if isinstance(blob, Path):  # a hashed copy or a cached .gz/.br: in the kernel
+                _copy_into(fd, os.fspath(blob), None)
+            else:
+                # A function makes bytes the plan did not keep (a cached manifest rewrite).
+                view = memoryview(blob() if callable(blob) else blob)
+                while view:
+                    view = view[os.write(fd, view) :]
         if durable:
             os.fsync(fd)
         st = os.fstat(fd)
