@@ -177,6 +177,9 @@ class Builder:
         storage = self.project.storage
         return self.project.post_process and (storage.kind == "manifest" or bool(storage.compress))
 
+    def _hashes_names(self) -> bool:
+        return self.project.post_process and self.project.storage.kind == "manifest"
+
     def _recall(self, key: str | None) -> Derived | None:
         memo = recall(self.state_dir, key) if key else None
         if memo is None:
@@ -191,8 +194,15 @@ class Builder:
     def _derive(self) -> Derived:
         roots = tuple(r.path for r in self.project.roots)
         compressed_before = self._compressor.stats.compressed if self._compressor else 0
+        # md5s read with the sha256s: Django's hashed names need no second read.
+        hints = {r.digest: r.md5 for r in self.state.sources.values() if r.md5}
         derived = derive(
-            self.project, self._originals, roots, self.state.manifest_cache, self._compress_cache()
+            self.project,
+            self._originals,
+            roots,
+            self.state.manifest_cache,
+            self._compress_cache(),
+            hints,
         )
         self.work.compressed = (
             self._compressor.stats.compressed - compressed_before if self._compressor else 0
@@ -263,7 +273,9 @@ class Builder:
                 path = f"{roots[root]}/{rel}"
                 info = files[path] = listings[root][rel]
                 found.append((dest, root, rel, path, info))
-        digests, self.work.sources_hashed = source_digests(files, self.state.sources, read=not lazy)
+        digests, self.work.sources_hashed = source_digests(
+            files, self.state.sources, read=not lazy, md5=self._hashes_names()
+        )
         if self.project.link:
             for dest, root, rel, path, info in found:
                 originals[dest] = Desired(digests[path], info.size, "link", root, rel, path)

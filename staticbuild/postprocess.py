@@ -9,23 +9,30 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from staticbuild.errors import ApplyError, PostProcessError
 from staticbuild.planner import Desired
 from staticbuild.project import Project
 
 if TYPE_CHECKING:  # the engines (brotli, regexes) load only when a spec asks for them
     from staticbuild.storage.compress import CompressCache, CompressOptions
-    from staticbuild.storage.manifest import ManifestCache, ManifestStats
+    from staticbuild.storage.manifest import (
+        ManifestCache,
+        ManifestOptions,
+        ManifestStats,
+        Output,
+    )
 
 
 @dataclass
 class Derived:
     desired: dict[str, Desired] = field(default_factory=dict)
-    blobs: dict[str, bytes | Path] = field(default_factory=dict)
+    # digest -> the bytes, a file holding them, or a function making them when needed
+    blobs: dict[str, bytes | Path | Callable[[], bytes]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     manifest_cache: ManifestCache | None = None
     hashed: frozenset[str] = frozenset()  # hashed names (and their siblings) of this manifest
@@ -38,15 +45,18 @@ def derive(
     roots: tuple[str, ...],
     manifest_cache: ManifestCache | None,
     compress_cache: CompressCache | None,
+    md5_hints: Mapping[str, str] | None = None,
 ) -> Derived:
-    """Everything post-processing adds to (or replaces in) the collected ``originals``."""
+    """Everything post-processing adds to (or replaces in) the collected ``originals``.
+
+    ``md5_hints`` maps content digests to the md5s read with them (no second read)."""
     derived = Derived()
     if not project.post_process:
         return derived
     outputs: Mapping[str, Desired] = originals
     storage = project.storage
     if storage.kind == "manifest":
-        _hash_names(project, originals, roots, manifest_cache, derived)
+        _hash_names(project, originals, roots, manifest_cache, derived, md5_hints)
         outputs = {**originals, **derived.desired}
     if storage.compress and compress_cache is not None:
         manifest = storage.manifest_name if storage.kind == "manifest" else None
@@ -64,34 +74,39 @@ def _hash_names(
     roots: tuple[str, ...],
     cache: ManifestCache | None,
     derived: Derived,
+    md5_hints: Mapping[str, str] | None = None,
 ) -> None:
     from staticbuild.storage.manifest import ManifestOptions, post_process
 
     storage = project.storage
 
     def read(name: str) -> bytes:
-        return _source(roots, originals[name]).read_bytes()
+        want = originals[name]
+        with open(f"{roots[want.root]}/{want.origin}", "rb") as fh:
+            return fh.read()
 
+    options = ManifestOptions(
+        url=project.url,
+        strict=storage.manifest_strict,
+        js_module_imports=storage.js_module_imports,
+        manifest_name=storage.manifest_name,
+    )
     result = post_process(
-        sorted(originals),
-        read,
-        lambda name: originals[name].digest,
-        ManifestOptions(
-            url=project.url,
-            strict=storage.manifest_strict,
-            js_module_imports=storage.js_module_imports,
-            manifest_name=storage.manifest_name,
-        ),
-        cache,
+        sorted(originals), read, lambda name: originals[name].digest, options, cache, md5_hints
     )
     for output in result.outputs:
         source = originals[output.original]
-        if output.content is None:
+        if not output.rewritten:
             size = source.size
             derived.blobs[output.digest] = _source(roots, source)
         else:
-            size = len(output.content)
-            derived.blobs[output.digest] = output.content
+            assert output.trace is not None
+            size = output.trace.size
+            derived.blobs[output.digest] = (
+                output.content
+                if output.content is not None
+                else _remake(_source(roots, source), output, options)
+            )
         derived.desired[output.name] = Desired(
             output.digest, size, "blob", -1, output.original, category="post-process"
         )
@@ -110,6 +125,27 @@ def _hash_names(
     derived.manifest_cache = result.cache
     derived.manifest_stats = result.stats
     derived.hashed = frozenset(o.name for o in result.outputs)
+
+
+def _remake(path: Path, output: Output, options: ManifestOptions) -> Callable[[], bytes]:
+    """The bytes of a rewritten output the cache vouches for but does not hold.
+
+    They are made only if a write or a compression needs them (a no-op run needs none),
+    from the source as it is then; a source edited since the plan gives other bytes, which
+    must never be filed under the planned digest.
+    """
+    from staticbuild.storage.manifest import output_bytes
+
+    def remake() -> bytes:
+        try:
+            data = output_bytes(output, lambda _: path.read_bytes(), options)
+        except PostProcessError:  # not even the same references any more
+            data = None
+        if data is None or hashlib.sha256(data).hexdigest() != output.digest:
+            raise ApplyError(f"source file {str(path)!r} changed during apply; run apply again")
+        return data
+
+    return remake
 
 
 def compress_options(project: Project) -> CompressOptions:
@@ -144,7 +180,7 @@ def _compress(
         for name, want in outputs.items()
         if name != skip and wants_compression(name, want.size, options)
     }
-    jobs: list[tuple[str, Path | bytes]] = []
+    jobs: list[tuple[str, Path | bytes | Callable[[], bytes]]] = []
     for want in wanted.values():
         blob = derived.blobs.get(want.digest)
         jobs.append((want.digest, blob if blob is not None else _source(roots, want)))

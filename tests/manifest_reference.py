@@ -14,6 +14,7 @@ from staticbuild.storage.manifest import (
     ManifestCache,
     ManifestOptions,
     ManifestResult,
+    output_bytes,
     post_process,
 )
 
@@ -58,13 +59,22 @@ def run_engine(
     return result, source
 
 
-def destination(tree: Path, result: ManifestResult, manifest_name: str) -> dict[str, bytes]:
-    """STATIC_ROOT as Django leaves it: the copies, the hashed files, the manifest."""
+def destination(
+    tree: Path,
+    result: ManifestResult,
+    manifest_name: str,
+    options: ManifestOptions | None = None,
+) -> dict[str, bytes]:
+    """STATIC_ROOT as Django leaves it: the copies, the hashed files, the manifest.
+
+    Pass the ``options`` the result was computed with when some outputs came from a cache
+    (their bytes are then made again from the originals).
+    """
     read: Callable[[str], bytes] = lambda n: (tree / n).read_bytes()  # noqa: E731
     files = {n: read(n) for n in collected_names(tree)}
     for out in result.outputs:
         assert out.name not in files, out.name
-        data = read(out.original) if out.content is None else out.content
+        data = output_bytes(out, read, options or ManifestOptions())
         assert hashlib.sha256(data).hexdigest() == out.digest, out.name
         files[out.name] = data
     files.update(dict(result.rewritten))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from click.testing import Result
 
 from staticbuild.actions import op_of
 from staticbuild.api import Builder, load_project
-from staticbuild.errors import PostProcessError
+from staticbuild.errors import ApplyError, PostProcessError
 from tests.collectstatic_reference import (
     App,
     Case,
@@ -319,9 +320,11 @@ def test_second_apply_does_no_work(tmp_path: Path) -> None:
     spec = graph(tmp_path)
     first = builder(spec)
     first.apply(first.plan())
-    # compressed once per distinct content and encoding: 5 text originals, 4 rewritten copies
-    # (js/app.js's hashed copy has its original's bytes)
-    assert work(first) == (7, 7, 7, 5, (5 + 4) * 2)
+    # every source read once for its sha256 and md5; the engine reads (and md5s the
+    # rewritten bytes of) only the 5 CSS/JS files; compressed once per distinct content and
+    # encoding: 5 text originals, 4 rewritten copies (js/app.js's hashed copy has its
+    # original's bytes)
+    assert work(first) == (7, 5, 5, 5, (5 + 4) * 2)
     before = snapshot(tmp_path / "out")
     result = apply_ok(spec)
     assert result.stdout.startswith("0 static files copied")
@@ -353,7 +356,9 @@ def test_changing_one_image_reprocesses_it_and_what_references_it(tmp_path: Path
     (tmp_path / "src/img/a.png").write_bytes(PNG + b"a, changed")
     b = builder(spec)
     plan = b.plan()
-    assert work(b) == (1, 4, 4, 3, 3 * 2)  # a.png; x, y, top re-hashed, rewritten, compressed
+    # a.png read once (sha256 + md5); x, y, top read by the engine, rewritten, re-hashed,
+    # compressed
+    assert work(b) == (1, 3, 3, 3, 3 * 2)
     listed = plan_actions(spec)  # the CLI plans the same
     assert [(op_of(a), a.path) for a in plan.actions] == listed
     b.apply(plan)
@@ -486,3 +491,109 @@ def test_no_post_process_collects_only_originals(
     assert plan_actions(spec, "--no-post-process") == []
     apply_ok(spec)  # and back: the hashed outputs return
     assert snapshot(tmp_path / "ours") == full
+
+
+# -- 8. rewritten bytes: kept out of the state, made again when a write needs them --------
+
+MARKER = "only-in-css-3q7x"  # in every CSS source, so in every rewritten output
+
+
+def marked(base: Path, **storage: Any) -> Path:
+    write_tree(
+        base / "src",
+        {n: f"/* {MARKER} */\n{b!s}" if n.endswith(".css") else b for n, b in GRAPH.items()},
+    )
+    return write_manifest_spec(case_of(base), "out", {**MANIFEST, **storage})
+
+
+def apply_in_new_process(spec: Path) -> None:
+    """``staticbuild apply`` in a process of its own: nothing of an earlier run in memory."""
+    done = subprocess.run(
+        [sys.executable, "-m", "staticbuild", "-f", str(spec), "-v", "0", "apply", "--no-input"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_state_holds_no_rewritten_bytes(tmp_path: Path) -> None:
+    spec = marked(tmp_path)
+    out, state = tmp_path / "out", tmp_path / ".staticbuild"
+    for step in ("first apply", "an image changed: journal entry"):
+        if step != "first apply":
+            (tmp_path / "src/img/a.png").write_bytes(PNG + b"a, changed")
+        apply_ok(spec)
+        paths = manifest(out)
+        url = ("../" + paths["img/a.png"]).encode()  # as rewritten in css/x.css
+        assert MARKER.encode() in (out / paths["css/x.css"]).read_bytes()
+        assert url in (out / paths["css/x.css"]).read_bytes()
+        files = [p for p in state.rglob("*") if p.is_file()]
+        assert state / "state.msgpack" in files
+        for path in files:
+            data = path.read_bytes()
+            assert MARKER.encode() not in data and url not in data, (step, path)
+    assert (state / "state.journal").exists()
+
+
+def test_deleted_rewritten_output_is_made_again_in_a_new_process(tmp_path: Path) -> None:
+    spec = marked(tmp_path)
+    apply_ok(spec)
+    out = tmp_path / "out"
+    before = snapshot(out)
+    gone = [manifest(out)[n] for n in ("css/x.css", "css/top.css")]
+    for name in gone:
+        (out / name).unlink()
+    b = builder(spec)
+    assert sorted((op_of(a), a.path) for a in b.plan().actions) == [
+        ("post-process", name) for name in sorted(gone)
+    ]
+    assert work(b) == (0, 0, 0, 0, 0)  # planned from the cache alone: no bytes made yet
+    apply_in_new_process(spec)
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("cache", ["kept", "lost"])
+def test_deleted_siblings_are_made_again_in_a_new_process(tmp_path: Path, cache: str) -> None:
+    """``lost``: no compression cache either, so the rewritten bytes are made to compress."""
+    spec = marked(tmp_path, compress=["gzip", "br"])
+    apply_ok(spec)
+    out = tmp_path / "out"
+    before = snapshot(out)
+    hashed = manifest(out)["css/y.css"]
+    gone = [hashed + ".gz", hashed + ".br"] + ([hashed] if cache == "lost" else [])
+
+    def lose() -> None:
+        for name in gone:
+            (out / name).unlink()
+        if cache == "lost":
+            shutil.rmtree(tmp_path / ".staticbuild/compress")
+
+    lose()
+    apply_in_new_process(spec)
+    assert snapshot(out) == before
+    lose()
+    b = builder(spec)
+    plan = b.plan()
+    assert sorted(a.path for a in plan.actions) == sorted(gone)
+    # from the cache: nothing rewritten; "lost" recompresses all 9 contents from bytes made
+    assert work(b) == (0, 0, 0, 0, 18 if cache == "lost" else 0)
+    b.apply(plan)
+    assert snapshot(out) == before
+
+
+def test_source_edited_between_plan_and_apply_is_refused(tmp_path: Path) -> None:
+    spec = marked(tmp_path)
+    apply_ok(spec)
+    out = tmp_path / "out"
+    hashed = manifest(out)["css/x.css"]
+    (out / hashed).unlink()
+    b = builder(spec)
+    plan = b.plan()
+    source = tmp_path / "src/css/x.css"
+    source.write_text(source.read_text().replace(MARKER, "edited"))  # same references
+    with pytest.raises(ApplyError, match=r"css/x\.css' changed during apply; run apply again"):
+        b.apply(plan)
+    assert not (out / hashed).exists()
+    apply_ok(spec)  # a new plan sees the edit
+    assert b"edited" in (out / manifest(out)["css/x.css"]).read_bytes()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 from pathlib import Path
 
@@ -9,9 +10,14 @@ import msgspec
 import pytest
 
 from staticbuild.errors import PostProcessError
-from staticbuild.storage.manifest import ManifestCache, ManifestOptions, ManifestResult
-from tests.manifest_reference import run_engine
-from tests.manifest_trees import PNG, write_tree
+from staticbuild.storage.manifest import (
+    ManifestCache,
+    ManifestOptions,
+    ManifestResult,
+    output_bytes,
+)
+from tests.manifest_reference import destination, run_engine
+from tests.manifest_trees import CASES, PNG, Case, write_tree
 
 TREE: dict[str, str | bytes] = {
     "img/a.png": PNG + b"a",
@@ -153,3 +159,43 @@ def test_random_edits_match_a_cold_run(tree: Path) -> None:
         same(warm, cold)
         assert warm.stats.read <= cold.stats.read
         cache = warm.cache
+
+
+# -- the cache keeps traces, not bytes -----------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_cached_outputs_are_made_again_byte_for_byte(tmp_path: Path, case: Case) -> None:
+    """No rewritten bytes go into the cache; a warm run makes the same ones from originals."""
+    tree = write_tree(tmp_path / "tree", case.files)
+    options = ManifestOptions(
+        url=case.url, strict=not case.lenient, js_module_imports=case.js_module_imports
+    )
+    cold, _ = run_engine(tree, options)
+    encoded = msgspec.msgpack.encode(cold.cache)
+    made = [o for o in cold.outputs if o.rewritten]
+    assert made or case.lenient  # a lenient tree may leave every reference as written
+    for out in made:
+        assert out.content is not None and out.content not in encoded, out.name
+    warm, _ = run_engine(tree, options, cache=msgspec.msgpack.decode(encoded, type=ManifestCache))
+    assert warm.stats.rewritten == 0 and all(o.content is None for o in warm.outputs)
+    same(warm, cold)  # prehashed-names: its rewritten copy is made again from the trace
+    ours = destination(tree, warm, "staticfiles.json", options)
+    assert ours == destination(tree, cold, "staticfiles.json", options)
+
+
+def test_an_edited_original_never_passes_for_the_cached_output(tree: Path) -> None:
+    cold, _ = run_engine(tree)
+    warm, source = run_engine(tree, cache=cold.cache)
+    out = next(o for o in warm.outputs if o.original == "css/y.css")
+    assert out.rewritten and out.content is None
+    assert output_bytes(out, source.read, ManifestOptions()) == next(
+        o.content for o in cold.outputs if o.original == "css/y.css"
+    )
+    # the same references: bytes are made, and differ
+    (tree / "css/y.css").write_text('@import "x.css";\n.y { background: url(../img/b.png) }\n')
+    data = output_bytes(out, source.read, ManifestOptions())
+    assert hashlib.sha256(data).hexdigest() != out.digest  # the caller's check catches it
+    (tree / "css/y.css").write_text('@import "z.css";\n')
+    with pytest.raises(PostProcessError, match=r"css/y\.css: its references differ"):
+        output_bytes(out, source.read, ManifestOptions())

@@ -23,6 +23,10 @@ def _project(tmp_path: Path, storage: str = "{kind: manifest, compress: [gzip, b
     return make_spec(tmp_path, f"sources: [assets]\nstorage: {storage}\n")
 
 
+def _hashed_css(name: str) -> bool:
+    return name.startswith("css/site.") and name.endswith(".css") and name.count(".") == 2
+
+
 def _fresh(spec: Path) -> Builder:
     return Builder(load_project(spec))
 
@@ -52,7 +56,7 @@ def test_missing_derived_output_falls_back_to_deriving(tmp_path: Path) -> None:
     spec = _project(tmp_path)
     _fresh(spec).apply()
     before = tree(tmp_path / "out")
-    hashed_css = next(n for n in before if n.startswith("css/site.") and n.endswith(".css") and n.count(".") == 2)
+    hashed_css = next(n for n in before if _hashed_css(n))
     for name in (hashed_css, hashed_css + ".gz", hashed_css + ".br"):
         (tmp_path / "out" / name).unlink()
     b = _fresh(spec)
@@ -76,7 +80,7 @@ def test_changed_options_or_content_miss_the_memo(tmp_path: Path) -> None:
     write(tmp_path / "assets/img/dot.png", b"\x89PNG another dot")
     _fresh(spec).apply()
     names = set(tree(tmp_path / "out"))
-    old_css = {n for n in first if n.startswith("css/site.") and n.endswith(".css") and n.count(".") == 2}
+    old_css = {n for n in first if _hashed_css(n)}
     assert old_css and not old_css & names  # the CSS names the image's new hash
 
 

@@ -36,7 +36,7 @@ import os
 import re
 import threading
 import zlib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_all_start_methods, get_context
@@ -344,14 +344,17 @@ class CompressCache:
     # -- work ------------------------------------------------------------------------
 
     def compress_many(
-        self, jobs: Sequence[tuple[str, Path | bytes]], options: CompressOptions
+        self,
+        jobs: Sequence[tuple[str, Path | bytes | Callable[[], bytes]]],
+        options: CompressOptions,
     ) -> dict[str, dict[str, Compressed]]:
-        """Results for every ``(sha256 hex, path or bytes)`` job and wanted encoding.
+        """Results for every ``(sha256 hex, source)`` job and wanted encoding.
 
-        Only contents the cache does not know are read and compressed, each once even if
-        it appears under several names. A path whose content no longer matches its digest
-        raises :class:`PostProcessError`. Filtering by name and size
-        (:func:`wants_compression`) is the caller's job.
+        A source is a path, bytes, or a function making the bytes. Only contents the cache
+        does not know are read (a function is called only then: making the bytes may cost
+        a rewrite) and compressed, each once even if it appears under several names. A
+        path whose content no longer matches its digest raises :class:`PostProcessError`.
+        Filtering by name and size (:func:`wants_compression`) is the caller's job.
         """
         encodings = options.ordered_encodings
         results: dict[str, dict[str, Compressed]] = {}
@@ -371,7 +374,8 @@ class CompressCache:
                 if encoding == "br" and not found.worth_it:
                     break  # gzip is skipped, as WhiteNoise skips it
             if missing:
-                src = source if isinstance(source, bytes) else os.fspath(source)
+                made = source() if callable(source) else source
+                src = made if isinstance(made, bytes) else os.fspath(made)
                 pending.append((digest, src, tuple(missing)))
         for digest, encoding, blob, size in self._run(pending):
             if encoding == "!":

@@ -9,22 +9,26 @@ rewritten and hashed once. A reference cycle never converges in Django ("Max pos
 passes exceeded."); here it is a :class:`PostProcessError` that names the cycle.
 
 Incremental runs verify traces (as Shake does): a file is read again only if its
-fingerprint changed or a name it looked up now resolves differently. Nothing here touches
-the file system; the caller reads, writes and stores :class:`ManifestCache`.
+fingerprint changed or a name it looked up now resolves differently. The cache keeps
+traces, not rewritten bytes: those follow from the original and the trace, so
+:func:`output_bytes` makes them again on the rare run that must write an output it did not
+rewrite (a deleted or edited destination file). Nothing here touches the file system; the
+caller reads, writes and stores :class:`ManifestCache`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import msgspec
 
 from staticbuild.errors import PostProcessError
 from staticbuild.storage import references as refs
 
-ENGINE = "django-6.1.3/1"  # bump to invalidate caches when the output could change
+ENGINE = "django-6.1.3/2"  # bump to invalidate caches when the output could change
 PLACEHOLDER = "0" * 12
 
 
@@ -33,13 +37,6 @@ class ManifestOptions(msgspec.Struct, frozen=True):
     strict: bool = True  # missing reference fails; False leaves it as written + a warning
     js_module_imports: bool = False  # Django's support_js_module_import_aggregation
     manifest_name: str = "staticfiles.json"
-
-
-class Output(msgspec.Struct, frozen=True):
-    name: str  # destination-relative hashed name, e.g. "css/base.5e0f8a1b2c3d.css"
-    original: str  # the collected file it derives from
-    content: bytes | None  # None: byte-identical to the original; else the rewritten bytes
-    digest: str  # sha256 hex of the output's bytes
 
 
 class Lookup(msgspec.Struct, frozen=True, array_like=True):
@@ -52,14 +49,39 @@ class Lookup(msgspec.Struct, frozen=True, array_like=True):
 
 
 class Adjusted(msgspec.Struct, frozen=True):
-    """What one CSS/JS file needed and produced on the last run."""
+    """What one CSS/JS file needed and produced on the last run.
+
+    No output bytes: they are a function of the original (``fingerprint``) and ``values``,
+    and keeping them made every run decode every rewritten file from the state.
+    """
 
     fingerprint: str
     lookups: tuple[Lookup, ...]
-    values: tuple[str, ...]  # what each lookup resolved to when ``content`` was made
+    values: tuple[str, ...]  # what each lookup resolved to when the output was made
     name: str
-    content: bytes | None
-    digest: str
+    digest: str  # sha256 hex of the output; ``fingerprint`` when it equals the original
+    size: int  # of the output, so a plan needs no bytes to describe it
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One hashed file to write.
+
+    ``content`` is a cache of this run only (bytes it rewrote) and takes no part in
+    equality: an output reused from :class:`ManifestCache` equals the same output made
+    afresh. :func:`output_bytes` gives the bytes either way.
+    """
+
+    name: str  # destination-relative hashed name, e.g. "css/base.5e0f8a1b2c3d.css"
+    original: str  # the collected file it derives from
+    digest: str  # sha256 hex of the output's bytes
+    trace: Adjusted | None = None  # a CSS/JS file's trace; None for a plain copy
+    content: bytes | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def rewritten(self) -> bool:
+        """Whether the bytes differ from the original's (else the original is copied)."""
+        return self.trace is not None and self.trace.digest != self.trace.fingerprint
 
 
 class ManifestCache(msgspec.Struct, frozen=True):
@@ -119,8 +141,10 @@ class _Run:
         fingerprint: Callable[[str], str],
         options: ManifestOptions,
         cache: ManifestCache | None,
+        known_md5: Mapping[str, str],
     ) -> None:
         self.url = refs.static_url_setting(options.url)
+        self.known_md5 = known_md5
         self.options = options
         old = cache or ManifestCache()
         if (old.engine, old.url, old.js_module_imports) != (
@@ -140,7 +164,10 @@ class _Run:
         self.reads = self.hashes = self.parses = self.rewrites = 0
 
     def read(self, name: str) -> bytes:
-        """Read a collected file; CSS/JS bytes are kept, since scan and rewrite both need them."""
+        """Read a collected file; CSS/JS bytes are kept, since scan and rewrite both need them.
+
+        :func:`post_process` drops them (:meth:`release`) once the file is rewritten.
+        """
         data = self.data.get(name)
         if data is None:
             self.reads += 1
@@ -155,10 +182,15 @@ class _Run:
         except UnicodeDecodeError as exc:
             raise PostProcessError(f"{name}: cannot rewrite references, {exc}") from exc
 
+    def release(self, name: str) -> None:
+        """Forget a file's bytes: on a big tree, holding every original until the end
+        doubles the peak memory of the rewrite."""
+        self.data.pop(name, None)
+
     def original_md5(self, name: str) -> str:
         fp = self.fps[name]
         if fp not in self.md5:
-            cached = self.old.md5.get(fp)
+            cached = self.old.md5.get(fp) or self.known_md5.get(fp)
             if cached is None:
                 cached = _md5(self.read(name))
                 self.hashes += 1
@@ -190,6 +222,7 @@ class _Run:
         return all(refs.classify(lk.arg, self.index) == (lk.kind, lk.key) for lk in entry.lookups)
 
     def _rewrite(self, name: str, text: str, stored: refs.StoredName) -> str:
+        """Run the patterns of ``name`` (the scan uses it with placeholder hashes)."""
         try:
             return refs.rewrite(name, text, self.patterns[name], self.url, stored)
         except ValueError as exc:  # urlsplit on a malformed URL; Django fails too
@@ -266,16 +299,18 @@ def post_process(
     fingerprint: Callable[[str], str],
     options: ManifestOptions,
     cache: ManifestCache | None = None,
+    known_md5: Mapping[str, str] | None = None,
 ) -> ManifestResult:
     """Compute Django 6.1's hashed files and manifest for the collected ``names``.
 
     ``read`` returns a collected file's bytes and ``fingerprint`` a stable content id
-    (sha256 hex). Pass the previous result's ``cache`` to skip unchanged work. Raises
+    (sha256 hex). Pass the previous result's ``cache`` to skip unchanged work, and
+    ``known_md5`` (fingerprint -> 12-digit md5) for contents hashed elsewhere. Raises
     :class:`PostProcessError` for a missing reference (strict), a reference cycle (always:
     Django fails too) or a CSS/JS file that is not UTF-8. A collected file named like the
     manifest is simply replaced by ``manifest``, as Django does.
     """
-    run = _Run(names, read, fingerprint, options, cache)
+    run = _Run(names, read, fingerprint, options, cache, known_md5 or {})
     adjustable = [n for n in run.names if run.patterns[n]]
     traces = {n: run.lookups(n) for n in adjustable}
     missing = [(n, lk) for n in adjustable for lk in traces[n] if lk.kind == "missing"]
@@ -292,6 +327,9 @@ def post_process(
         for n in adjustable
     }
     _cycle_error(graph, traces)
+    # Files whose original md5 another file may still ask for (``orig`` lookups); their
+    # bytes stay until the end, as the md5 is computed only when first asked for.
+    wanted = {lk.key for n in adjustable for lk in traces[n] if lk.kind == "orig"}
 
     final: dict[str, str] = {}
     outputs: dict[str, Output] = {}
@@ -300,9 +338,12 @@ def post_process(
         if not run.patterns[n]:
             final[refs.clean_name(n)] = refs.saved_name(n, run.original_md5(n))
     for n in _order(graph):
-        entries[n] = entry = _adjust(run, n, traces[n], final)
+        entry, content = _adjust(run, n, traces[n], final)
+        entries[n] = entry
         final[refs.clean_name(n)] = entry.name
-        outputs[n] = Output(entry.name, n, entry.content, entry.digest)
+        outputs[n] = Output(entry.name, n, entry.digest, entry, content)
+        if n not in wanted and entry.name not in run.index.files:  # see _result
+            run.release(n)
 
     return _result(run, final, outputs, entries, warnings)
 
@@ -315,32 +356,81 @@ def _value(run: _Run, lookup: Lookup, final: dict[str, str]) -> str:
     return ""
 
 
-def _adjust(run: _Run, name: str, trace: tuple[Lookup, ...], final: dict[str, str]) -> Adjusted:
-    """Rewrite and hash one CSS/JS file, unless its trace says the old result still holds."""
-    values = tuple(_value(run, lk, final) for lk in trace)
-    fp = run.fps[name]
-    old = run.old.adjusted.get(name)
-    if old is not None and (old.fingerprint, old.lookups, old.values) == (fp, trace, values):
-        return old
-    pending = iter(zip(trace, values, strict=True))
+def _replay(
+    name: str,
+    text: str,
+    patterns: Sequence[refs.Pattern],
+    url: str,
+    lookups: tuple[Lookup, ...],
+    values: tuple[str, ...],
+) -> str:
+    """Rewrite ``text`` with the names its trace resolved to (``values``, in scan order)."""
+    pending = iter(zip(lookups, values, strict=True))
 
     def stored(arg: str, line: int) -> str | None:
-        lookup, value = next(pending)
-        assert lookup.arg == arg, "a rewrite must repeat the scan's lookups"
+        step = next(pending, None)
+        if step is None or step[0].arg != arg:  # only if the text is not what was scanned
+            raise PostProcessError(f"{name}: its references differ from its recorded trace")
+        lookup, value = step
         if lookup.kind == "missing":
             return None
         return refs.stored_name(arg, refs.Target(lookup.kind, lookup.key), value)
 
+    try:
+        return refs.rewrite(name, text, patterns, url, stored)
+    except ValueError as exc:  # urlsplit on a malformed URL; Django fails too
+        raise PostProcessError(f"{name}: {exc}") from exc
+
+
+def _adjust(
+    run: _Run, name: str, trace: tuple[Lookup, ...], final: dict[str, str]
+) -> tuple[Adjusted, bytes | None]:
+    """Rewrite and hash one CSS/JS file, unless its trace says the old result still holds.
+
+    Also returns the rewritten bytes when they were made now and differ from the original.
+    """
+    values = tuple(_value(run, lk, final) for lk in trace)
+    fp = run.fps[name]
+    old = run.old.adjusted.get(name)
+    if old is not None and (old.fingerprint, old.lookups, old.values) == (fp, trace, values):
+        return old, None
     original = run.read(name)
-    out = run._rewrite(name, run.text(name), stored).encode()
+    out = _replay(name, run.text(name), run.patterns[name], run.url, trace, values).encode()
     run.rewrites += 1
     run.hashes += 1
     file_hash = _md5(out)
+    saved = refs.saved_name(name, file_hash)
     if out == original:
         run.md5.setdefault(fp, file_hash)
-        return Adjusted(fp, trace, values, refs.saved_name(name, file_hash), None, fp)
+        return Adjusted(fp, trace, values, saved, fp, len(out)), None
     digest = hashlib.sha256(out).hexdigest()
-    return Adjusted(fp, trace, values, refs.saved_name(name, file_hash), out, digest)
+    return Adjusted(fp, trace, values, saved, digest, len(out)), out
+
+
+def output_bytes(output: Output, read: Callable[[str], bytes], options: ManifestOptions) -> bytes:
+    """The bytes of ``output``, made again from its original if this run did not keep them.
+
+    ``read`` returns a collected file's bytes and ``options`` must be the ones the output
+    was computed with. A rewritten output is the original rewritten with the names its
+    trace recorded, so no other file is read. The caller checks the result against
+    ``output.digest``: an original edited since then gives other bytes (or raises
+    :class:`PostProcessError` when it no longer even has the same references).
+    """
+    if output.content is not None:
+        return output.content
+    data = read(output.original)
+    if not output.rewritten:
+        return data
+    assert output.trace is not None
+    name = output.original
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PostProcessError(f"{name}: cannot rewrite references, {exc}") from exc
+    patterns = refs.patterns_for(name, options.js_module_imports)
+    url = refs.static_url_setting(options.url)
+    trace = output.trace
+    return _replay(name, text, patterns, url, trace.lookups, trace.values).encode()
 
 
 def _result(
@@ -353,12 +443,12 @@ def _result(
     outputs: dict[str, Output] = {}
     rewritten: list[tuple[str, bytes]] = []
     for n in run.names:
-        out = adjusted.get(n) or Output(final[refs.clean_name(n)], n, None, run.fps[n])
+        out = adjusted.get(n) or Output(final[refs.clean_name(n)], n, run.fps[n])
         if out.name in run.index.files:
             # Django saves a hashed copy only if nothing is there yet, but deletes and
             # re-saves a rewritten CSS/JS file.
             if n in adjusted and out.digest != run.fps[out.name]:
-                rewritten.append((out.name, run.read(n) if out.content is None else out.content))
+                rewritten.append((out.name, output_bytes(out, run.read, run.options)))
             continue
         outputs.setdefault(out.name, out)
     used = {run.fps[n] for n in run.names}
