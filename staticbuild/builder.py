@@ -103,7 +103,7 @@ class _Context:
     desired: Mapping[str, Desired]
     observed: dict[str, Observed]
     infos: dict[tuple[int, str], FileInfo]
-    blobs: dict[str, bytes | Path | Callable[[], bytes]] = field(default_factory=dict)
+    blobs: dict[str, bytes | str | Callable[[], bytes]] = field(default_factory=dict)
     derived: Derived | None = None
 
 

@@ -30,7 +30,7 @@ class Sources:
 
     roots: tuple[str, ...]
     infos: Mapping[tuple[int, str], FileInfo]
-    blobs: Mapping[str, bytes | Path | Callable[[], bytes]] = field(default_factory=dict)
+    blobs: Mapping[str, bytes | str | Callable[[], bytes]] = field(default_factory=dict)
 
     def path(self, root: int, rel: str) -> str:
         return os.path.join(self.roots[root], rel)
@@ -121,8 +121,8 @@ def _write(
                 digest = _copy_hashing(fd, source, info)
         else:
             blob = sources.blobs[action.digest]
-            if isinstance(blob, Path):  # a hashed copy or a cached .gz/.br: in the kernel
-                _copy_into(fd, os.fspath(blob), None)
+            if isinstance(blob, str):  # a file: a hashed copy or a cached .gz/.br
+                _copy_into(fd, blob, None)
             else:
                 # A function makes bytes the plan did not keep (a cached manifest rewrite).
                 view = memoryview(blob() if callable(blob) else blob)

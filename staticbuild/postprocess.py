@@ -8,10 +8,8 @@ compute bytes and remember work by content; this module turns their answers into
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from staticbuild.errors import ApplyError, PostProcessError
@@ -32,7 +30,8 @@ if TYPE_CHECKING:  # the engines (brotli, regexes) load only when a spec asks fo
 class Derived:
     desired: dict[str, Desired] = field(default_factory=dict)
     # digest -> the bytes, a file holding them, or a function making them when needed
-    blobs: dict[str, bytes | Path | Callable[[], bytes]] = field(default_factory=dict)
+    # digest -> the bytes, the path of a file holding them, or a function making them
+    blobs: dict[str, bytes | str | Callable[[], bytes]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     manifest_cache: ManifestCache | None = None
     hashed: frozenset[str] = frozenset()  # hashed names (and their siblings) of this manifest
@@ -64,8 +63,8 @@ def derive(
     return derived
 
 
-def _source(roots: tuple[str, ...], want: Desired) -> Path:
-    return Path(os.path.join(roots[want.root], want.origin))
+def _source(roots: tuple[str, ...], want: Desired) -> str:
+    return f"{roots[want.root]}/{want.origin}"
 
 
 def _hash_names(
@@ -127,7 +126,12 @@ def _hash_names(
     derived.hashed = frozenset(o.name for o in result.outputs)
 
 
-def _remake(path: Path, output: Output, options: ManifestOptions) -> Callable[[], bytes]:
+def _read(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def _remake(path: str, output: Output, options: ManifestOptions) -> Callable[[], bytes]:
     """The bytes of a rewritten output the cache vouches for but does not hold.
 
     They are made only if a write or a compression needs them (a no-op run needs none),
@@ -138,11 +142,11 @@ def _remake(path: Path, output: Output, options: ManifestOptions) -> Callable[[]
 
     def remake() -> bytes:
         try:
-            data = output_bytes(output, lambda _: path.read_bytes(), options)
+            data = output_bytes(output, lambda _: _read(path), options)
         except PostProcessError:  # not even the same references any more
             data = None
         if data is None or hashlib.sha256(data).hexdigest() != output.digest:
-            raise ApplyError(f"source file {str(path)!r} changed during apply; run apply again")
+            raise ApplyError(f"source file {path!r} changed during apply; run apply again")
         return data
 
     return remake
@@ -180,7 +184,7 @@ def _compress(
         for name, want in outputs.items()
         if name != skip and wants_compression(name, want.size, options)
     }
-    jobs: list[tuple[str, Path | bytes | Callable[[], bytes]]] = []
+    jobs: list[tuple[str, str | bytes | Callable[[], bytes]]] = []
     for want in wanted.values():
         blob = derived.blobs.get(want.digest)
         jobs.append((want.digest, blob if blob is not None else _source(roots, want)))
@@ -192,7 +196,7 @@ def _compress(
                 continue
             assert compressed.blob is not None and compressed.digest is not None
             sibling = name + SUFFIXES[encoding]
-            derived.blobs[compressed.digest] = Path(compressed.blob)
+            derived.blobs[compressed.digest] = compressed.blob
             derived.desired[sibling] = Desired(
                 compressed.digest,
                 compressed.size,

