@@ -156,6 +156,15 @@ class _Anonymous:
 _ANONYMOUS = _Anonymous()
 
 
+class _KernelCopy:
+    """Whether copy_file_range works between the source and destination file systems."""
+
+    copy_file_range = hasattr(os, "copy_file_range")
+
+
+_KERNEL_COPY = _KernelCopy()
+
+
 def _open_named(folder: str, final: str) -> tuple[int, str]:
     # O_EXCL: never write through a file or link someone put there; mode 0o666 & ~umask
     # is what Django's FileSystemStorage gives new files.
@@ -187,15 +196,23 @@ def _publish(fd: int, folder: str, final: str) -> None:
 
 def _copy_into(fd: int, source: str, planned: FileInfo | None) -> None:
     """Copy in the kernel (copy_file_range), refusing a source edited since it was planned."""
-    src = _open_source(source, planned)
+    src, remaining = _open_source(source, planned)
     try:
-        remaining = os.fstat(src).st_size
         while remaining > 0:
-            try:
-                sent = os.copy_file_range(src, fd, remaining)
-            except OSError as exc:
-                if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-                    raise
+            sent = 0
+            if _KERNEL_COPY.copy_file_range:
+                try:
+                    sent = os.copy_file_range(src, fd, remaining)
+                except OSError as exc:
+                    if exc.errno not in (
+                        errno.EXDEV,
+                        errno.ENOSYS,
+                        errno.EINVAL,
+                        errno.EOPNOTSUPP,
+                    ):
+                        raise
+                    _KERNEL_COPY.copy_file_range = False  # e.g. across file systems
+            if not _KERNEL_COPY.copy_file_range:
                 sent = os.sendfile(fd, src, None, remaining)
             if sent == 0:
                 break
@@ -207,7 +224,7 @@ def _copy_into(fd: int, source: str, planned: FileInfo | None) -> None:
 def _copy_hashing(fd: int, source: str, planned: FileInfo | None) -> str:
     """Copy through memory and hash on the way: for a source never hashed before, this
     reads it once instead of twice (once to plan, once to copy)."""
-    src = _open_source(source, planned)
+    src, _ = _open_source(source, planned)
     digest = hashlib.sha256()
     try:
         while chunk := os.read(src, _CHUNK):
@@ -223,13 +240,14 @@ def _copy_hashing(fd: int, source: str, planned: FileInfo | None) -> str:
 _CHUNK = 1 << 20
 
 
-def _open_source(source: str, planned: FileInfo | None) -> int:
+def _open_source(source: str, planned: FileInfo | None) -> tuple[int, int]:
+    """The source opened, and its size; refused if edited since it was planned."""
     src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
     st = os.fstat(src)
     if planned is not None and (st.st_size, st.st_mtime_ns, st.st_ino) != planned:
         os.close(src)
         raise ApplyError(f"source file {source!r} changed during apply; run apply again")
-    return src
+    return src, st.st_size
 
 
 def _replace(tmp: str, final: str) -> None:
