@@ -14,7 +14,7 @@ import msgspec
 Mode = Literal["copy", "link"]
 
 
-class _Action(msgspec.Struct, frozen=True, tag_field="op", omit_defaults=True):
+class _Action(msgspec.Struct, frozen=True, tag_field="op", omit_defaults=True, gc=False):
     path: str
 
 

@@ -7,12 +7,14 @@ cost follows the change, not the tree.
 
 from __future__ import annotations
 
+import functools
+import gc
 import hashlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 import msgspec
 
@@ -107,7 +109,32 @@ class _Context:
     derived: Derived | None = None
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _gc_paused(method: _F) -> _F:
+    """Run ``method`` with the cyclic garbage collector paused.
+
+    A plan makes a few small objects per file and frees almost none until it ends; with
+    the collector on, every few hundred allocations it re-scans all of them, which costs
+    a third of a no-op apply at 100k files. Cycles made meanwhile are collected later.
+    """
+
+    @functools.wraps(method)
+    def paused(*args: Any, **kwargs: Any) -> Any:
+        if not gc.isenabled():
+            return method(*args, **kwargs)
+        gc.disable()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return cast(_F, paused)
+
+
 class Builder:
+    @_gc_paused
     def __init__(self, project: Project) -> None:
         self.project = project
         self.matcher = IgnoreMatcher(project.ignore_patterns)
@@ -127,6 +154,7 @@ class Builder:
         self.warnings: list[str] = []
 
     # -- planning -------------------------------------------------------------------------
+    @_gc_paused
     def plan(self, changed: frozenset[Path] | None = None, *, with_inputs: bool = False) -> Plan:
         """What apply would do; with ``changed``, only for the destination paths those affect."""
         snapshot = self._snapshot
@@ -381,6 +409,7 @@ class Builder:
         )
 
     # -- applying -------------------------------------------------------------------------
+    @_gc_paused
     def apply(
         self, plan: Plan | None = None, *, progress: Callable[[int], None] | None = None
     ) -> ApplyResult:

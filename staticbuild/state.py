@@ -24,7 +24,7 @@ MAX_JOURNAL_BYTES = 4 << 20
 _V = TypeVar("_V")
 
 
-class OutputRecord(msgspec.Struct, frozen=True, array_like=True):
+class OutputRecord(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """One file staticbuild wrote: its content and the stat it had right after writing."""
 
     digest: str
@@ -34,7 +34,7 @@ class OutputRecord(msgspec.Struct, frozen=True, array_like=True):
     link: str | None = None  # the symlink's target, for --link outputs
 
 
-class SourceRecord(msgspec.Struct, frozen=True, array_like=True):
+class SourceRecord(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """A source file's content digest, valid while its stat stays the same."""
 
     size: int
