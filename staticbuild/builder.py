@@ -223,7 +223,11 @@ class Builder:
         roots = tuple(r.path for r in self.project.roots)
         compressed_before = self._compressor.stats.compressed if self._compressor else 0
         # md5s read with the sha256s: Django's hashed names need no second read.
-        hints = {r.digest: r.md5 for r in self.state.sources.values() if r.md5}
+        hints = (
+            {r.digest: r.md5 for r in self.state.sources.values() if r.md5}
+            if self._hashes_names()
+            else None
+        )
         derived = derive(
             self.project,
             self._originals,
@@ -244,7 +248,8 @@ class Builder:
 
     def _look(self, full: bool, affected: set[str], derived: Derived, lazy: bool) -> _Looked:
         """Observe the destination where it matters and decide what to do there."""
-        # Generated outputs shadow the originals they replace; no copy of the whole map.
+        # Generated outputs shadow the originals they replace (a dict merge is C speed;
+        # lookups in a ChainMap cost a Python call per file).
         desired: Mapping[str, Desired] = (
             {**self._originals, **derived.desired} if derived.desired else self._originals
         )

@@ -106,7 +106,7 @@ def _write(
     # A new file is written unnamed (O_TMPFILE) and linked in whole: one directory change
     # instead of create + rename, and a killed apply leaves nothing behind at all.
     fresh = type(action) is Copy or (isinstance(action, Write | Compress) and not action.replaces)
-    anonymous = fresh and _ANONYMOUS.usable
+    anonymous = fresh and _KERNEL.anonymous_files
     fd, tmp = (_open_anonymous(folder), "") if anonymous else _open_named(folder, final)
     if fd < 0:
         fd, tmp = _open_named(folder, final)
@@ -147,22 +147,14 @@ def _write(
     return OutputRecord(digest, st.st_size, st.st_mtime_ns, st.st_ino)
 
 
-class _Anonymous:
-    """Whether unnamed temporary files work here; learnt on first use, per process."""
+class _Kernel:
+    """What this kernel and file systems support; learnt on first failure, per process."""
 
-    usable = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
-
-
-_ANONYMOUS = _Anonymous()
+    anonymous_files = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
+    copy_file_range = hasattr(os, "copy_file_range")  # False once it fails across file systems
 
 
-class _KernelCopy:
-    """Whether copy_file_range works between the source and destination file systems."""
-
-    copy_file_range = hasattr(os, "copy_file_range")
-
-
-_KERNEL_COPY = _KernelCopy()
+_KERNEL = _Kernel()
 
 
 def _open_named(folder: str, final: str) -> tuple[int, str]:
@@ -178,7 +170,7 @@ def _open_anonymous(folder: str) -> int:
         return os.open(folder, os.O_WRONLY | os.O_TMPFILE | os.O_CLOEXEC, 0o666)
     except OSError as exc:
         if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
-            _ANONYMOUS.usable = False
+            _KERNEL.anonymous_files = False
             return -1
         raise
 
@@ -200,7 +192,7 @@ def _copy_into(fd: int, source: str, planned: FileInfo | None) -> None:
     try:
         while remaining > 0:
             sent = 0
-            if _KERNEL_COPY.copy_file_range:
+            if _KERNEL.copy_file_range:
                 try:
                     sent = os.copy_file_range(src, fd, remaining)
                 except OSError as exc:
@@ -211,8 +203,8 @@ def _copy_into(fd: int, source: str, planned: FileInfo | None) -> None:
                         errno.EOPNOTSUPP,
                     ):
                         raise
-                    _KERNEL_COPY.copy_file_range = False  # e.g. across file systems
-            if not _KERNEL_COPY.copy_file_range:
+                    _KERNEL.copy_file_range = False
+            if not _KERNEL.copy_file_range:
                 sent = os.sendfile(fd, src, None, remaining)
             if sent == 0:
                 break

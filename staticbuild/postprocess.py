@@ -29,7 +29,6 @@ if TYPE_CHECKING:  # the engines (brotli, regexes) load only when a spec asks fo
 @dataclass
 class Derived:
     desired: dict[str, Desired] = field(default_factory=dict)
-    # digest -> the bytes, a file holding them, or a function making them when needed
     # digest -> the bytes, the path of a file holding them, or a function making them
     blobs: dict[str, bytes | str | Callable[[], bytes]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
@@ -80,9 +79,7 @@ def _hash_names(
     storage = project.storage
 
     def read(name: str) -> bytes:
-        want = originals[name]
-        with open(f"{roots[want.root]}/{want.origin}", "rb") as fh:
-            return fh.read()
+        return _read(_source(roots, originals[name]))
 
     options = ManifestOptions(
         url=project.url,
