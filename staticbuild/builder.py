@@ -433,7 +433,12 @@ class Builder:
         outcome = execute(
             self.destination,
             plan.actions,
-            Sources(tuple(r.path for r in self.project.roots), context.infos, context.blobs),
+            Sources(
+                tuple(r.path for r in self.project.roots),
+                context.infos,
+                context.blobs,
+                self._present_files(context) if self.project.hard_links else None,
+            ),
             durable=self.project.durable,
             progress=progress,
         )
@@ -462,6 +467,19 @@ class Builder:
             1 for p in context.decision.unmodified if context.desired[p].category == "collected"
         )
         return self._result(plan, outcome.written, outcome.deleted, originals)
+
+    @staticmethod
+    def _present_files(context: _Context) -> dict[str, tuple[str, int]] | None:
+        """Regular files left in place, by content: what generated files may link to."""
+        if not any(isinstance(a, Write | Compress) for a in context.plan.actions):
+            return None
+        present: dict[str, tuple[str, int]] = {}
+        observed = context.observed
+        for path in context.decision.unmodified:
+            seen = observed.get(path)
+            if seen is not None and seen.kind == "file" and seen.digest:
+                present.setdefault(seen.digest, (path, seen.ino))
+        return present
 
     def _record_derived(self, context: _Context) -> None:
         derived = context.derived

@@ -12,7 +12,7 @@ import contextlib
 import errno
 import hashlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,9 @@ class Sources:
     roots: tuple[str, ...]
     infos: Mapping[tuple[int, str], FileInfo]
     blobs: Mapping[str, bytes | str | Callable[[], bytes]] = field(default_factory=dict)
+    #: with hard links on: digest -> (path, inode) of a regular file already in the
+    #: destination with that content (proven by its record), that writes may link to
+    present: Mapping[str, tuple[str, int]] | None = None
 
     def path(self, root: int, rel: str) -> str:
         return os.path.join(self.roots[root], rel)
@@ -66,24 +69,114 @@ def execute(
     except OSError as exc:
         outcome.error = _apply_error(exc, base)
         return outcome
-    writes = [a for a in actions if not isinstance(a, Delete)]
+    writes: list[Action] = [a for a in actions if not isinstance(a, Delete)]
+    twins: list[tuple[Write | Compress, str]] = []
+    if sources.present is not None:
+        writes, twins = _pair_identical(writes, sources.present)
     made: set[str] = set()
+    inodes: dict[str, int] = {}
 
-    def run(action: Action) -> tuple[str, OutputRecord | None, Exception | None]:
+    def make(action: Action, twin: str | None) -> OutputRecord:
+        if twin is not None:
+            assert isinstance(action, Write | Compress)
+            linked = _link_identical(base, action, twin, inodes.get(twin), made)
+            if linked is not None:
+                return linked
+        return _write(base, action, sources, durable, made)
+
+    _run_stage([(a, None) for a in writes], make, base, outcome, progress)
+    if twins:
+        # Second stage: the files they share content with are in place now.
+        inodes.update((sources.present or {}).values())
+        inodes.update((path, record.ino) for path, record in outcome.written.items())
+        _run_stage(twins, make, base, outcome, progress)
+    return outcome
+
+
+def _run_stage(
+    items: Sequence[tuple[Action, str | None]],
+    make: Callable[[Action, str | None], OutputRecord],
+    base: str,
+    outcome: Outcome,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Make each file on the I/O threads; the first failure becomes the outcome's error."""
+
+    def run(item: tuple[Action, str | None]) -> tuple[str, OutputRecord | None, Exception | None]:
+        action = item[0]
         try:
-            record = _write(base, action, sources, durable, made)
+            record = make(*item)
         except (OSError, ApplyError) as exc:
             return action.path, None, exc
         if progress:
             progress(1)
         return action.path, record, None
 
-    for path, record, error in map_chunked(run, writes, threshold=16):
+    for path, record, error in map_chunked(run, items, threshold=16):
         if record is not None:
             outcome.written[path] = record
         elif outcome.error is None and error is not None:
             outcome.error = error if isinstance(error, ApplyError) else _apply_error(error, base)  # type: ignore[arg-type]
-    return outcome
+
+
+def _pair_identical(
+    writes: list[Action], present: Mapping[str, tuple[str, int]]
+) -> tuple[list[Action], list[tuple[Write | Compress, str]]]:
+    """Split off the generated files whose bytes another output has (a hashed copy and its
+    original, their ``.gz``/``.br``): those become hard links to it, after it is written."""
+    first_with: dict[str, str] = {digest: path for digest, (path, _) in present.items()}
+    for action in writes:
+        if (type(action) is Copy and action.digest) or (
+            type(action) is Update and action.mode == "copy"
+        ):
+            first_with.setdefault(action.digest, action.path)
+    first: list[Action] = []
+    second: list[tuple[Write | Compress, str]] = []
+    for action in writes:
+        if isinstance(action, Write | Compress):
+            twin = first_with.setdefault(action.digest, action.path)
+            if twin != action.path:
+                second.append((action, twin))
+                continue
+        first.append(action)
+    return first, second
+
+
+def _link_identical(
+    base: str, action: Write | Compress, twin: str, ino: int | None, made: set[str]
+) -> OutputRecord | None:
+    """``action``'s file as a hard link to ``twin``; None where that cannot be (the twin
+    failed or was replaced meanwhile, or the file system has no hard links)."""
+    if ino is None or not _KERNEL.hard_links:
+        return None
+    final = f"{base}/{action.path}"
+    folder = final.rpartition("/")[0]
+    if folder not in made:
+        os.makedirs(folder, exist_ok=True)
+        made.add(folder)
+    tmp = _temp_name(folder, final) if action.replaces else ""
+    try:
+        try:
+            os.link(f"{base}/{twin}", tmp or final, follow_symlinks=False)
+        except FileExistsError:
+            tmp = _temp_name(folder, final)
+            os.link(f"{base}/{twin}", tmp, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno in (errno.EPERM, errno.EMLINK, errno.EXDEV, errno.EOPNOTSUPP, errno.ENOSYS):
+            if exc.errno != errno.EMLINK:
+                _KERNEL.hard_links = False
+            return None
+        if isinstance(exc, FileNotFoundError):  # the twin is gone; write this one in full
+            return None
+        raise
+    st = os.lstat(tmp or final)
+    if st.st_ino != ino or st.st_size != action.size:  # the twin changed since it was written
+        if tmp:
+            os.unlink(tmp)
+        return None
+    if tmp:
+        _replace(tmp, final)
+    return OutputRecord(action.digest, st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def _write(
@@ -152,6 +245,7 @@ class _Kernel:
 
     anonymous_files = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
     copy_file_range = hasattr(os, "copy_file_range")  # False once it fails across file systems
+    hard_links = True  # False once the destination's file system refuses them
 
 
 _KERNEL = _Kernel()

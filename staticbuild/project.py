@@ -64,6 +64,7 @@ class Project(msgspec.Struct, frozen=True):
     storage: StorageSettings
     state_dir: str
     warnings: tuple[str, ...] = ()
+    hard_links: bool = True
 
     @property
     def destination_path(self) -> Path:
@@ -196,6 +197,7 @@ def _load_fresh(spec_file: Path, overrides: Overrides) -> Project:
         if overrides.post_process is None
         else overrides.post_process,
         durable=spec.durable,
+        hard_links=spec.hard_links,
         storage=StorageSettings(
             kind=st.kind,
             manifest_name=st.manifest_name,

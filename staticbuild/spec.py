@@ -142,6 +142,13 @@ class Spec(_Model):
     durable: bool = Field(
         False, description="fsync each written file (slower, survives power loss)."
     )
+    hard_links: bool = Field(
+        True,
+        description=(
+            "Outputs with identical bytes (a hashed copy and its original, their .gz/.br) "
+            "share one file through hard links; false writes each separately."
+        ),
+    )
     storage: StorageSpec = StorageSpec()
     s3: S3Spec | None = None
 
