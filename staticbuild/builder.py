@@ -31,6 +31,7 @@ from staticbuild.observe import (
     list_destination,
     observe_destination,
     source_digests,
+    unchanged_outputs,
 )
 from staticbuild.planner import MISSING, Decision, Desired, Observed, decide, make_plan
 from staticbuild.postprocess import Derived, derive
@@ -41,14 +42,17 @@ from staticbuild.state import (
     SourceRecord,
     State,
     load_state,
+    manifest_cache_of,
     mark_unfinished,
     save_state,
+    set_manifest_cache,
     state_changed,
     track,
 )
 
 if TYPE_CHECKING:
     from staticbuild.storage.compress import CompressCache
+    from staticbuild.storage.manifest import ManifestCache
 
 
 @dataclass
@@ -148,6 +152,7 @@ class Builder:
         self._originals: dict[str, Desired] = {}
         self._applied_derived: dict[str, Desired] = {}
         self._compressor: CompressCache | None = None
+        self._decoded_cache: ManifestCache | None | msgspec.UnsetType = msgspec.UNSET
         self.work = Work()
         self._manifest_changed = False
         self._memo_key: str | None = None  # derived afresh under this key, not yet saved
@@ -176,10 +181,10 @@ class Builder:
         remembered = derived is not None
         if derived is None:
             derived = self._derive()
-        looked = self._look(full, affected, derived, lazy)
+        looked = self._look(full, affected, derived, lazy, with_inputs)
         if remembered and any(isinstance(a, Write | Compress) for a in looked.decision.actions):
             derived = self._derive()  # bytes to write: the memo has names, not contents
-            looked = self._look(full, affected, derived, lazy)
+            looked = self._look(full, affected, derived, lazy, with_inputs)
         self._memo_key = None if remembered else key
         desired, observed, decision, foreign = looked
         self.warnings.extend(derived.warnings)
@@ -215,9 +220,16 @@ class Builder:
         return Derived(
             desired=memo.desired,
             warnings=memo.warnings,
-            manifest_cache=self.state.manifest_cache,
             hashed=frozenset(memo.hashed),
+            remembered=True,
         )
+
+    def _manifest_cache(self) -> ManifestCache | None:
+        """The manifest engine's cache, decoded from the state the first time it is needed."""
+        if self._decoded_cache is msgspec.UNSET:
+            self._decoded_cache = manifest_cache_of(self.state)
+        assert not isinstance(self._decoded_cache, msgspec.UnsetType)
+        return self._decoded_cache
 
     def _derive(self) -> Derived:
         roots = tuple(r.path for r in self.project.roots)
@@ -232,7 +244,7 @@ class Builder:
             self.project,
             self._originals,
             roots,
-            self.state.manifest_cache,
+            self._manifest_cache() if self._hashes_names() else None,
             self._compress_cache(),
             hints,
         )
@@ -246,7 +258,9 @@ class Builder:
             self.work.manifest_rewritten = stats.rewritten
         return derived
 
-    def _look(self, full: bool, affected: set[str], derived: Derived, lazy: bool) -> _Looked:
+    def _look(
+        self, full: bool, affected: set[str], derived: Derived, lazy: bool, with_inputs: bool
+    ) -> _Looked:
         """Observe the destination where it matters and decide what to do there."""
         # Generated outputs shadow the originals they replace (a dict merge is C speed;
         # lookups in a ChainMap cost a Python call per file).
@@ -254,8 +268,12 @@ class Builder:
             {**self._originals, **derived.desired} if derived.desired else self._originals
         )
         records = self.state.outputs
+        unchanged: list[str] = []
         if full:
             scope = set(desired) | set(records)
+            if not with_inputs:  # a saved plan records what it saw at every path
+                unchanged = unchanged_outputs(self.destination, desired, records)
+                scope.difference_update(unchanged)
         else:
             previous = self._applied_derived
             now = derived.desired
@@ -280,6 +298,8 @@ class Builder:
         decision = decide(
             desired, observed, records, scope, foreign=foreign, leftovers=leftovers, keep=keep
         )
+        if unchanged:
+            decision = decision._replace(unmodified=(*unchanged, *decision.unmodified))
         self._check_parents(decision, observed)
         return _Looked(desired, observed, decision, foreign)
 
@@ -468,16 +488,20 @@ class Builder:
         )
         return self._result(plan, outcome.written, outcome.deleted, originals)
 
-    @staticmethod
-    def _present_files(context: _Context) -> dict[str, tuple[str, int]] | None:
+    def _present_files(self, context: _Context) -> dict[str, tuple[str, int]] | None:
         """Regular files left in place, by content: what generated files may link to."""
         if not any(isinstance(a, Write | Compress) for a in context.plan.actions):
             return None
         present: dict[str, tuple[str, int]] = {}
         observed = context.observed
+        records = self.state.outputs
         for path in context.decision.unmodified:
             seen = observed.get(path)
-            if seen is not None and seen.kind == "file" and seen.digest:
+            if seen is None:  # vouched for by its record without a full look
+                record = records.get(path)
+                if record is not None and record.link is None:
+                    present.setdefault(record.digest, (path, record.ino))
+            elif seen.kind == "file" and seen.digest:
                 present.setdefault(seen.digest, (path, seen.ino))
         return present
 
@@ -487,8 +511,9 @@ class Builder:
             return
         self._applied_derived = derived.desired
         state = self.state
-        if state.manifest_cache != derived.manifest_cache:
-            state.manifest_cache = derived.manifest_cache
+        if not derived.remembered and derived.manifest_cache != self._manifest_cache():
+            set_manifest_cache(state, derived.manifest_cache)
+            self._decoded_cache = derived.manifest_cache
             self._manifest_changed = True
         if self._memo_key is not None:
             remember(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -40,11 +39,13 @@ def memo_key(project: Project, originals: Mapping[str, Desired]) -> str | None:
     """What the derived outputs depend on, as one digest; None if a content is unknown."""
     h = hashlib.sha256(MEMO_VERSION)
     h.update(msgspec.json.encode((project.url, project.post_process, project.storage)))
+    lines = []
     for dest in sorted(originals):
         want = originals[dest]
         if not want.digest:
             return None
-        h.update(f"\n{dest}\0{want.digest}\0{want.size}".encode())
+        lines.append(f"\n{dest}\0{want.digest}\0{want.size}")
+    h.update("".join(lines).encode())
     return h.hexdigest()
 
 
@@ -69,6 +70,8 @@ def remember(
     """Save the derived outputs under ``key`` (atomically: a torn memo is just a miss)."""
     memo = DerivedMemo(key, dict(sorted(desired.items())), tuple(sorted(hashed)), warnings)
     state_dir.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=".derived-", dir=state_dir)
     try:
         with os.fdopen(fd, "wb") as fh:

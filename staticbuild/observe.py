@@ -15,7 +15,7 @@ from pathlib import Path
 from staticbuild.errors import SourceError
 from staticbuild.finders import FileInfo
 from staticbuild.parallel import map_chunked
-from staticbuild.planner import MISSING, Observed
+from staticbuild.planner import MISSING, Desired, Observed
 from staticbuild.state import OutputRecord, SourceRecord
 
 #: Temporary files of the executor: ``.NAME.sbtmp-XXXX`` beside the final path.
@@ -79,6 +79,38 @@ def source_digests(
         out[path] = digest
         cache[path] = SourceRecord(info.size, info.mtime_ns, info.ino, digest, short)
     return out, len(misses)
+
+
+def unchanged_outputs(
+    destination: Path, desired: Mapping[str, Desired], records: Mapping[str, OutputRecord]
+) -> list[str]:
+    """Desired files whose record says they already hold the desired content and whose
+    stat still matches that record: one lstat each, nothing else to decide for them.
+
+    The common case of a full plan (most outputs unchanged) costs this loop alone; the
+    planner looks at everything else in full.
+    """
+    base = str(destination)
+    get = records.get
+    lstat = os.lstat
+    isreg = stat.S_ISREG
+    unchanged: list[str] = []
+    for path, want in desired.items():
+        record = get(path)
+        if record is None or record.digest != want.digest or want.mode == "link":
+            continue
+        try:
+            st = lstat(f"{base}/{path}")
+        except OSError:
+            continue
+        if (
+            st.st_mtime_ns == record.mtime_ns
+            and st.st_ino == record.ino
+            and st.st_size == record.size
+            and isreg(st.st_mode)
+        ):
+            unchanged.append(path)
+    return unchanged
 
 
 def observe_destination(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 _T = TypeVar("_T")
@@ -23,6 +22,8 @@ def map_chunked(
     """``[fn(x) for x in items]``, on threads when there are enough items to pay off."""
     if len(items) < threshold:
         return [fn(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor  # only when there is work to spread
+
     size = max(1, min(chunk, len(items) // (IO_THREADS * 4) or 1))
     parts = [items[i : i + size] for i in range(0, len(items), size)]
     out: list[_R] = []

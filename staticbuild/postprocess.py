@@ -35,6 +35,7 @@ class Derived:
     manifest_cache: ManifestCache | None = None
     hashed: frozenset[str] = frozenset()  # hashed names (and their siblings) of this manifest
     manifest_stats: ManifestStats | None = None
+    remembered: bool = False  # read back from the memo: names and digests only
 
 
 def derive(

@@ -8,13 +8,13 @@ record is lost every file is treated as foreign until its content proves otherwi
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
-from staticbuild.storage.manifest import ManifestCache
+if TYPE_CHECKING:  # the manifest engine loads only when a plan derives hashed names
+    from staticbuild.storage.manifest import ManifestCache
 
 STATE_VERSION = 1
 APPLYING = "applying"
@@ -22,6 +22,9 @@ JOURNAL = "state.journal"
 #: Past this size the journal is folded into a fresh state file on the next save.
 MAX_JOURNAL_BYTES = 4 << 20
 _V = TypeVar("_V")
+
+
+_NONE = msgspec.Raw(msgspec.msgpack.encode(None))
 
 
 class OutputRecord(msgspec.Struct, frozen=True, array_like=True, gc=False):
@@ -50,9 +53,24 @@ class State(msgspec.Struct):
     finished: bool = True
     outputs: dict[str, OutputRecord] = msgspec.field(default_factory=dict)
     sources: dict[str, SourceRecord] = msgspec.field(default_factory=dict)
-    manifest_cache: ManifestCache | None = None
+    #: the manifest engine's cache (``ManifestCache | None``), kept encoded: a no-op apply
+    #: never needs it (see :func:`manifest_cache_of`)
+    manifest_cache: msgspec.Raw = msgspec.field(default_factory=lambda: _NONE)
     #: hashed names (and their siblings) of the latest manifests, newest first
     history: list[list[str]] = msgspec.field(default_factory=list)
+
+
+def manifest_cache_of(state: State) -> ManifestCache | None:
+    from staticbuild.storage.manifest import ManifestCache
+
+    try:
+        return msgspec.msgpack.decode(state.manifest_cache, type=ManifestCache | None)
+    except msgspec.DecodeError:  # another engine's format: only a cache miss
+        return None
+
+
+def set_manifest_cache(state: State, cache: ManifestCache | None) -> None:
+    state.manifest_cache = msgspec.Raw(msgspec.msgpack.encode(cache))
 
 
 def state_file(state_dir: Path) -> Path:
@@ -116,7 +134,7 @@ class _Delta(msgspec.Struct, omit_defaults=True):
     outputs: dict[str, OutputRecord | None]
     sources: dict[str, SourceRecord | None]
     history: list[list[str]]
-    manifest_cache: ManifestCache | None | msgspec.UnsetType = msgspec.UNSET
+    manifest_cache: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
 
 
 def state_changed(state: State) -> bool:
@@ -164,6 +182,8 @@ def save_state(state_dir: Path, state: State, *, manifest_changed: bool = True) 
             _saved(state_dir, state)
             return
     data = msgspec.msgpack.encode(state)
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=".state-", dir=state_dir)
     try:
         with os.fdopen(fd, "wb") as fh:
