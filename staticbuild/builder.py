@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 import msgspec
 
 from staticbuild.actions import Compress, Copy, Delete, Inputs, Link, Plan, Update, Write, op_of
+from staticbuild.blobs import Blob
 from staticbuild.errors import PlanError, StalePlanError
 from staticbuild.executor import Sources, execute
 from staticbuild.finders import (
@@ -109,7 +110,7 @@ class _Context:
     desired: Mapping[str, Desired]
     observed: dict[str, Observed]
     infos: dict[tuple[int, str], FileInfo]
-    blobs: dict[str, bytes | str | Callable[[], bytes]] = field(default_factory=dict)
+    blobs: dict[str, Blob] = field(default_factory=dict)
     derived: Derived | None = None
 
 

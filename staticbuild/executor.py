@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from staticbuild.actions import Action, Compress, Copy, Delete, Link, Update, Write
+from staticbuild.blobs import Blob, FileSlice
 from staticbuild.errors import ApplyError
 from staticbuild.finders import FileInfo
 from staticbuild.observe import TEMP_MARK
@@ -30,7 +31,7 @@ class Sources:
 
     roots: tuple[str, ...]
     infos: Mapping[tuple[int, str], FileInfo]
-    blobs: Mapping[str, bytes | str | Callable[[], bytes]] = field(default_factory=dict)
+    blobs: Mapping[str, Blob] = field(default_factory=dict)
     #: with hard links on: digest -> (path, inode) of a regular file already in the
     #: destination with that content (proven by its record), that writes may link to
     present: Mapping[str, tuple[str, int]] | None = None
@@ -214,8 +215,10 @@ def _write(
                 digest = _copy_hashing(fd, source, info)
         else:
             blob = sources.blobs[action.digest]
-            if isinstance(blob, str):  # a file: a hashed copy or a cached .gz/.br
+            if isinstance(blob, str):  # a file: a hashed copy of a source
                 _copy_into(fd, blob, None)
+            elif isinstance(blob, FileSlice):  # a cached .gz/.br in a pack
+                _copy_slice(fd, blob)
             else:
                 # A function makes bytes the plan did not keep (a cached manifest rewrite).
                 view = memoryview(blob() if callable(blob) else blob)
@@ -249,6 +252,8 @@ class _Kernel:
 
 
 _KERNEL = _Kernel()
+#: copy_file_range cannot work here (across file systems, or not supported): use sendfile
+_NO_COPY_RANGE = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP)
 
 
 def _open_named(folder: str, final: str) -> tuple[int, str]:
@@ -290,18 +295,36 @@ def _copy_into(fd: int, source: str, planned: FileInfo | None) -> None:
                 try:
                     sent = os.copy_file_range(src, fd, remaining)
                 except OSError as exc:
-                    if exc.errno not in (
-                        errno.EXDEV,
-                        errno.ENOSYS,
-                        errno.EINVAL,
-                        errno.EOPNOTSUPP,
-                    ):
+                    if exc.errno not in _NO_COPY_RANGE:
                         raise
                     _KERNEL.copy_file_range = False
             if not _KERNEL.copy_file_range:
                 sent = os.sendfile(fd, src, None, remaining)
             if sent == 0:
                 break
+            remaining -= sent
+    finally:
+        os.close(src)
+
+
+def _copy_slice(fd: int, where: FileSlice) -> None:
+    src = os.open(where.path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        offset, remaining = where.offset, where.size
+        while remaining > 0:
+            sent = 0
+            if _KERNEL.copy_file_range:
+                try:
+                    sent = os.copy_file_range(src, fd, remaining, offset)
+                except OSError as exc:
+                    if exc.errno not in _NO_COPY_RANGE:
+                        raise
+                    _KERNEL.copy_file_range = False
+            if not _KERNEL.copy_file_range:
+                sent = os.sendfile(fd, src, offset, remaining)
+            if sent == 0:
+                raise ApplyError(f"cached file {where.path!r} is cut short; run apply again")
+            offset += sent
             remaining -= sent
     finally:
         os.close(src)

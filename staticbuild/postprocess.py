@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from staticbuild.blobs import Blob, FileSlice
 from staticbuild.errors import ApplyError, PostProcessError
 from staticbuild.planner import Desired
 from staticbuild.project import Project
@@ -30,7 +31,7 @@ if TYPE_CHECKING:  # the engines (brotli, regexes) load only when a spec asks fo
 class Derived:
     desired: dict[str, Desired] = field(default_factory=dict)
     # digest -> the bytes, the path of a file holding them, or a function making them
-    blobs: dict[str, bytes | str | Callable[[], bytes]] = field(default_factory=dict)
+    blobs: dict[str, Blob] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     manifest_cache: ManifestCache | None = None
     hashed: frozenset[str] = frozenset()  # hashed names (and their siblings) of this manifest
@@ -185,7 +186,11 @@ def _compress(
     jobs: list[tuple[str, str | bytes | Callable[[], bytes]]] = []
     for want in wanted.values():
         blob = derived.blobs.get(want.digest)
-        jobs.append((want.digest, blob if blob is not None else _source(roots, want)))
+        if blob is None:
+            jobs.append((want.digest, _source(roots, want)))
+        else:
+            assert not isinstance(blob, FileSlice)  # slices are the compressed outputs
+            jobs.append((want.digest, blob))
     results = cache.compress_many(jobs, options)
     hashed = set(derived.hashed)
     for name, want in wanted.items():

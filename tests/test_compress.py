@@ -155,12 +155,27 @@ def test_lost_or_corrupt_blob_is_recompressed(tmp_path: Path) -> None:
     cache = CompressCache(tmp_path)
     result = cache.compress_many([(sha(CSS), CSS)], BOTH)[sha(CSS)]["br"]
     assert result.blob is not None
-    Path(result.blob).write_bytes(b"garbage")
+    Path(result.blob.path).write_bytes(b"garbage")
     assert cache.read(result) is None  # checked against its digest, and dropped
     assert cache.lookup(sha(CSS), "br") is None
     again = cache.compress_many([(sha(CSS), CSS)], CompressOptions(encodings=("br",)))
     assert cache.read(again[sha(CSS)]["br"]) == compress_brotli(CSS)
     assert cache.stats.compressed == 3
+
+
+def test_a_batch_is_one_pack_not_one_file_per_blob(tmp_path: Path) -> None:
+    # Creating a file is what a cold apply pays most for on many file systems.
+    contents = [CSS + str(i).encode() * 50 for i in range(40)]
+    cache = CompressCache(tmp_path, workers=1)
+    results = cache.compress_many([(sha(d), d) for d in contents], BOTH)
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert len(files) == 3 and sum(f.endswith("index.log") for f in files) == 2, files
+    later = CompressCache(tmp_path)  # slices of that one pack, read back exactly
+    for data in contents:
+        for encoding, coder in (("br", compress_brotli), ("gzip", compress_gzip)):
+            found = later.lookup(sha(data), encoding)
+            assert found == results[sha(data)][encoding]
+            assert found is not None and later.read(found) == coder(data)
 
 
 def test_truncated_index_line_is_ignored(tmp_path: Path) -> None:
@@ -181,9 +196,10 @@ def test_prune_forgets_what_is_not_kept(tmp_path: Path) -> None:
     results = cache.compress_many([(sha(d), d) for d in (CSS, other, noise)], BOTH)
     assert cache.prune({sha(CSS)}) == 2  # the two blobs of `other`
     assert results[sha(other)]["br"].blob is not None
-    assert not Path(results[sha(other)]["br"].blob).exists()
+    assert not Path(results[sha(other)]["br"].blob.path).exists()  # its pack is gone
     later = CompressCache(tmp_path)
-    assert later.lookup(sha(CSS), "br") == results[sha(CSS)]["br"]
+    found = later.lookup(sha(CSS), "br")
+    assert found is not None and later.read(found) == compress_brotli(CSS)
     assert later.lookup(sha(other), "br") is None
     assert later.lookup(sha(noise), "br") is None
 

@@ -77,9 +77,7 @@ def test_hard_links_false_writes_every_file_separately(tmp_path: Path) -> None:
 
 
 def test_changing_the_source_leaves_the_old_hashed_copy_intact(tmp_path: Path) -> None:
-    spec = make_spec(
-        tmp_path, "sources: [assets]\nstorage: {kind: manifest, keep_previous: 1}\n"
-    )
+    spec = make_spec(tmp_path, "sources: [assets]\nstorage: {kind: manifest, keep_previous: 1}\n")
     write(tmp_path / "assets/js/app.js", JS)
     _apply(spec)
     out = tmp_path / "out"

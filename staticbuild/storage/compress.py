@@ -18,8 +18,9 @@ and serves our files exactly as it would serve its own:
 
 Compression is pure, so :class:`CompressCache` remembers it by content: for each sha256
 of an input and each encoding, either "not worth it" or the compressed blob, stored as a
-file named by that digest. A later apply that must rewrite ``x.css.br`` copies the blob
-instead of recompressing. Brotli at quality 11 runs at about 0.5 MB/s, so big batches go
+slice of a pack file (one file per batch, not one per blob: creating files is what costs
+on a cold apply). A later apply that must rewrite ``x.css.br`` copies the slice instead
+of recompressing. Brotli at quality 11 runs at about 0.5 MB/s, so big batches go
 to a process pool (the work is CPU-bound; threads would share one core's worth of GIL
 between the pure-Python parts); small batches stay in-process, where a pool's start-up
 would cost more than it saves.
@@ -45,6 +46,7 @@ from pathlib import Path
 import brotli
 import msgspec
 
+from staticbuild.blobs import FileSlice
 from staticbuild.errors import PostProcessError
 
 #: Encoding name -> suffix of the sibling file, in the order WhiteNoise tries them.
@@ -96,12 +98,12 @@ class CompressOptions(msgspec.Struct, frozen=True):
 class Compressed(msgspec.Struct, frozen=True):
     """The outcome for one content and one encoding.
 
-    ``blob`` is the cached compressed file (absolute path) and ``digest`` its sha256;
-    both are ``None`` when compression is not worth it.
+    ``blob`` is where the compressed bytes are (a slice of a pack in the cache) and
+    ``digest`` their sha256; both are ``None`` when compression is not worth it.
     """
 
     encoding: str
-    blob: str | None = None
+    blob: FileSlice | None = None
     digest: str | None = None
     size: int = 0
 
@@ -158,12 +160,10 @@ _CODERS = {"gzip": compress_gzip, "br": compress_brotli}
 
 # One job for a worker: (digest, source path or bytes, encodings still unknown).
 _Job = tuple[str, "str | bytes", tuple[str, ...]]
-# One answer: (digest, encoding, blob digest or None, blob size) or (digest, "!", path, 0).
-_Answer = tuple[str, str, "str | None", int]
-
-
-def _blob_path(root: str, encoding: str, digest: str) -> str:
-    return f"{root}{os.sep}{_CODECS[encoding]}{os.sep}{digest[:2]}{os.sep}{digest}"
+# One answer: (digest, encoding, blob digest or None, blob size, pack name, offset in it);
+# (digest, "!", path, 0, "", 0) when the source changed since it was planned.
+_Answer = tuple[str, str, "str | None", int, str, int]
+PACKS = "packs"
 
 
 def _write_atomic(path: str, data: bytes) -> None:
@@ -174,9 +174,22 @@ def _write_atomic(path: str, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _new_pack(root: str) -> tuple[str, str]:
+    """A fresh pack's name and path (unique across processes and runs)."""
+    name = f"{os.getpid()}-{os.urandom(6).hex()}.pack"
+    return name, os.path.join(root, PACKS, name)
+
+
 def _work(root: str, jobs: Sequence[_Job]) -> list[_Answer]:
-    """Compress a chunk of jobs, writing blobs into the cache; runs in a worker or inline."""
+    """Compress a chunk of jobs into one new pack; runs in a worker or inline.
+
+    The pack is complete on disk before any answer names it, and the parent records the
+    answers only after: an index entry never points at bytes that were not written.
+    """
     answers: list[_Answer] = []
+    blobs: list[bytes] = []
+    name, path = _new_pack(root)
+    offset = 0
     for digest, source, encodings in jobs:
         if isinstance(source, bytes):
             data = source
@@ -185,17 +198,25 @@ def _work(root: str, jobs: Sequence[_Job]) -> list[_Answer]:
                 data = f.read()
         if hashlib.sha256(data).hexdigest() != digest:
             # The file changed since it was planned: never file it under the old digest.
-            answers.append((digest, "!", source if isinstance(source, str) else "<bytes>", 0))
+            where = source if isinstance(source, str) else "<bytes>"
+            answers.append((digest, "!", where, 0, "", 0))
             continue
         for encoding in encodings:
             blob = _CODERS[encoding](data)
             if not is_effective(len(data), len(blob)):
-                answers.append((digest, encoding, None, len(data)))
+                answers.append((digest, encoding, None, len(data), "", 0))
                 if encoding == "br":
                     break  # WhiteNoise: if brotli is not effective, gzip won't be either
                 continue
-            _write_atomic(_blob_path(root, encoding, digest), blob)
-            answers.append((digest, encoding, hashlib.sha256(blob).hexdigest(), len(blob)))
+            blobs.append(blob)
+            answers.append(
+                (digest, encoding, hashlib.sha256(blob).hexdigest(), len(blob), name, offset)
+            )
+            offset += len(blob)
+    if blobs:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(b"".join(blobs))
     return answers
 
 
@@ -213,20 +234,23 @@ def _start_method() -> str:
 
 
 class _Entry(msgspec.Struct, array_like=True, frozen=True):
-    """One line of an index log: content digest -> blob digest (None: not worth it)."""
+    """One line of an index log: content digest -> blob digest (None: not worth it),
+    and where the blob is: ``size`` bytes at ``offset`` in the pack named ``pack``."""
 
     source: str
     blob: str | None
     size: int
+    pack: str = ""
+    offset: int = 0
 
 
 class CompressCache:
     """Content-addressed compression results, kept on disk under ``folder``.
 
     Layout: ``folder/<codec>/index.log`` (JSON lines, append-only, last line wins) and
-    ``folder/<codec>/<d[:2]>/<d>`` for each worthwhile blob, ``d`` the input's sha256.
-    A lost or corrupt blob is simply recompressed; a truncated last log line is ignored.
-    ``folder`` belongs to staticbuild's state (``.staticbuild/``), never the destination.
+    ``folder/packs/*.pack``, the blobs of one batch each, back to back. A lost or corrupt
+    blob is simply recompressed; a truncated last log line is ignored. ``folder`` belongs
+    to staticbuild's state (``.staticbuild/``), never the destination.
     """
 
     def __init__(self, folder: Path, *, workers: int | None = None) -> None:
@@ -234,9 +258,8 @@ class CompressCache:
         self.stats = CompressStats()
         self.workers = workers if workers is not None else len(os.sched_getaffinity(0))
         self._index: dict[str, dict[str, _Entry]] | None = None
-        # Blob names present on disk, per (encoding, shard): one scandir per shard instead
-        # of a stat per lookup (a no-op apply of 100k files looks up 200k results).
-        self._present: dict[tuple[str, str], set[str]] = {}
+        # Pack sizes on disk, from one scandir: an entry is usable while its pack holds it.
+        self._packs: dict[str, int] | None = None
 
     # -- index -----------------------------------------------------------------------
 
@@ -264,13 +287,24 @@ class CompressCache:
                     entries.append(decoder.decode(line))
         return {entry.source: entry for entry in entries}
 
+    def _pack_sizes(self) -> dict[str, int]:
+        if self._packs is None:
+            self._packs = {}
+            with contextlib.suppress(FileNotFoundError), os.scandir(self.folder / PACKS) as it:
+                for entry in it:
+                    with contextlib.suppress(OSError):
+                        self._packs[entry.name] = entry.stat().st_size
+        return self._packs
+
     def _record(self, entries: Iterable[tuple[str, _Entry]]) -> None:
         index = self._load()
+        packs = self._pack_sizes()
         lines: dict[str, list[bytes]] = {}
         for encoding, entry in entries:
             index[encoding][entry.source] = entry
-            if entry.blob is not None:
-                self._shard(encoding, entry.source).add(entry.source)
+            if entry.pack:
+                end = entry.offset + entry.size
+                packs[entry.pack] = max(packs.get(entry.pack, 0), end)
             lines.setdefault(encoding, []).append(msgspec.json.encode(entry) + b"\n")
         for encoding, chunk in lines.items():
             log = self._log(encoding)
@@ -278,17 +312,8 @@ class CompressCache:
             with open(log, "ab") as f:  # one write per batch: appends do not interleave
                 f.write(b"".join(chunk))
 
-    def _shard(self, encoding: str, digest: str) -> set[str]:
-        key = (encoding, digest[:2])
-        names = self._present.get(key)
-        if names is None:
-            try:
-                with os.scandir(self.folder / _CODECS[encoding] / digest[:2]) as it:
-                    names = {entry.name for entry in it}
-            except FileNotFoundError:
-                names = set()
-            self._present[key] = names
-        return names
+    def _slice(self, entry: _Entry) -> FileSlice:
+        return FileSlice(str(self.folder / PACKS / entry.pack), entry.offset, entry.size)
 
     # -- queries ---------------------------------------------------------------------
 
@@ -299,46 +324,72 @@ class CompressCache:
             return None
         if entry.blob is None:
             return Compressed(encoding)
-        if digest not in self._shard(encoding, digest):
-            return None
-        blob = _blob_path(str(self.folder), encoding, digest)
-        return Compressed(encoding, blob, entry.blob, entry.size)
+        if self._pack_sizes().get(entry.pack, -1) < entry.offset + entry.size:
+            return None  # its pack is gone or cut short
+        return Compressed(encoding, self._slice(entry), entry.blob, entry.size)
 
     def read(self, result: Compressed) -> bytes | None:
         """The blob's bytes, checked against its digest; ``None`` if lost or corrupt."""
-        if result.blob is None:
+        where = result.blob
+        if where is None:
             return None
         try:
-            data = Path(result.blob).read_bytes()
+            with open(where.path, "rb") as f:
+                f.seek(where.offset)
+                data: bytes | None = f.read(where.size)
         except FileNotFoundError:
             data = None
         if data is None or hashlib.sha256(data).hexdigest() != result.digest:
-            source = os.path.basename(result.blob)
-            self._shard(result.encoding, source).discard(source)
+            # Forget every entry in that pack: its bytes cannot be trusted any more.
+            pack = os.path.basename(where.path)
+            self._pack_sizes().pop(pack, None)
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(result.blob)
+                os.unlink(where.path)
             return None
         return data
 
     def prune(self, keep: Collection[str]) -> int:
         """Forget every content whose digest is not in ``keep``; returns blobs removed.
 
-        Rewrites the index logs (atomically) and deletes the blobs of dropped contents.
+        The kept blobs are copied into one fresh pack, the index logs are rewritten
+        (atomically) to point there, and then the old packs are deleted.
         """
-        removed = 0
-        for encoding, entries in self._load().items():
-            dropped = [entry for digest, entry in entries.items() if digest not in keep]
-            if not dropped:
-                continue
-            for entry in dropped:
-                del entries[entry.source]
-                if entry.blob is not None:
-                    self._shard(encoding, entry.source).discard(entry.source)
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(_blob_path(str(self.folder), encoding, entry.source))
-                        removed += 1
-            lines = b"".join(msgspec.json.encode(e) + b"\n" for e in entries.values())
+        index = self._load()
+        removed = sum(
+            1
+            for entries in index.values()
+            for digest, entry in entries.items()
+            if digest not in keep and entry.blob is not None
+        )
+        old = set(self._pack_sizes())
+        name, path = _new_pack(str(self.folder))
+        kept: dict[str, list[_Entry]] = {}
+        chunks: list[bytes] = []
+        offset = 0
+        for encoding, entries in index.items():
+            kept[encoding] = []
+            for digest, entry in entries.items():
+                if digest not in keep:
+                    continue
+                if entry.blob is None:
+                    kept[encoding].append(entry)
+                    continue
+                data = self.read(Compressed(encoding, self._slice(entry), entry.blob))
+                if data is None:
+                    continue
+                chunks.append(data)
+                kept[encoding].append(_Entry(digest, entry.blob, entry.size, name, offset))
+                offset += len(data)
+        if chunks:
+            _write_atomic(path, b"".join(chunks))
+        for encoding, entries_kept in kept.items():
+            lines = b"".join(msgspec.json.encode(e) + b"\n" for e in entries_kept)
             _write_atomic(str(self._log(encoding)), lines)
+            index[encoding] = {e.source: e for e in entries_kept}
+        for pack in old:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.folder / PACKS / pack)
+        self._packs = {name: offset} if chunks else {}
         return removed
 
     # -- work ------------------------------------------------------------------------
@@ -377,14 +428,14 @@ class CompressCache:
                 made = source() if callable(source) else source
                 src = made if isinstance(made, bytes) else os.fspath(made)
                 pending.append((digest, src, tuple(missing)))
-        for digest, encoding, blob, size in self._run(pending):
+        for digest, encoding, blob, size, pack, offset in self._run(pending):
             if encoding == "!":
                 raise PostProcessError(f"{blob} changed while it was being compressed")
             if blob is None:
                 results[digest][encoding] = Compressed(encoding)
             else:
-                path = _blob_path(str(self.folder), encoding, digest)
-                results[digest][encoding] = Compressed(encoding, path, blob, size)
+                where = self._slice(_Entry(digest, blob, size, pack, offset))
+                results[digest][encoding] = Compressed(encoding, where, blob, size)
         self._fill_skipped_gzip(results, encodings)
         return results
 
@@ -411,9 +462,11 @@ class CompressCache:
         else:
             answers = self._run_pool(root, pending, sizes)
         self._record(
-            (enc, _Entry(digest, blob, size)) for digest, enc, blob, size in answers if enc != "!"
+            (enc, _Entry(digest, blob, size, pack, offset))
+            for digest, enc, blob, size, pack, offset in answers
+            if enc != "!"
         )
-        self.stats.compressed += sum(1 for _, enc, _, _ in answers if enc != "!")
+        self.stats.compressed += sum(1 for answer in answers if answer[1] != "!")
         return answers
 
     def _run_pool(self, root: str, pending: list[_Job], sizes: list[int]) -> list[_Answer]:

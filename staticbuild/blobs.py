@@ -1,0 +1,23 @@
+"""Where the bytes of a generated file come from, for the executor to write them.
+
+Generated outputs (hashed copies, rewritten CSS/JS, ``.gz``/``.br`` siblings) are planned
+by digest; their bytes are kept wherever they are cheapest to reach: in memory, in a whole
+file (a source, for a hashed copy that needed no rewriting), in a slice of a file (a pack of
+the compression cache), or as a function that makes them only if a write needs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+
+class FileSlice(NamedTuple):
+    """``size`` bytes of the file at ``path``, from ``offset``."""
+
+    path: str
+    offset: int
+    size: int
+
+
+Blob = bytes | str | FileSlice | Callable[[], bytes]
