@@ -11,7 +11,7 @@ import functools
 import gc
 import hashlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
@@ -22,10 +22,7 @@ from staticbuild.actions import Compress, Copy, Delete, Inputs, Link, Plan, Upda
 from staticbuild.blobs import Blob
 from staticbuild.errors import PlanError, StalePlanError
 from staticbuild.executor import Sources, execute
-from staticbuild.finders import (
-    FileInfo,
-    IgnoreMatcher,
-)
+from staticbuild.finders import FileInfo, IgnoreMatcher, Winner
 from staticbuild.memo import memo_key, recall, remember
 from staticbuild.observe import (
     blocked_parents,
@@ -168,7 +165,7 @@ class Builder:
         if snapshot is None or changed is None:
             snapshot = self._snapshot = Snapshot(self.project.roots, self.matcher)
             self._originals = {}
-            affected = set(snapshot.winners)
+            affected = set()  # everything: a full plan looks at every path anyway
         else:
             affected = snapshot.refresh(changed)
         self.warnings = list(snapshot.warnings)
@@ -176,7 +173,7 @@ class Builder:
         # front; otherwise a source is hashed when its destination exists (to compare)
         # or while it is copied.
         lazy = not with_inputs and not self._needs_content()
-        self._update_originals(affected, lazy=lazy)
+        self._update_originals(None if full else affected, lazy=lazy)
         key = memo_key(self.project, self._originals) if full and self._derives() else None
         derived = self._recall(key)
         remembered = derived is not None
@@ -307,9 +304,10 @@ class Builder:
     def _needs_content(self) -> bool:
         return self.project.link or self._derives()
 
-    def _update_originals(self, affected: set[str], *, lazy: bool = False) -> None:
-        """Desired outputs for the collected files at ``affected`` destination paths
-        (with ``lazy``, sources the record cannot vouch for get an unknown digest)."""
+    def _update_originals(self, affected: set[str] | None, *, lazy: bool = False) -> None:
+        """Desired outputs for the collected files at ``affected`` destination paths, or at
+        all of them (with ``lazy``, sources the record cannot vouch for get an unknown
+        digest)."""
         snapshot = self._snapshot
         assert snapshot is not None
         roots = [r.path for r in self.project.roots]
@@ -319,9 +317,14 @@ class Builder:
         # One pass; paths, stats and digests are looked up once per file.
         found: list[tuple[str, int, str, str, FileInfo]] = []
         files: dict[str, FileInfo] = {}
-        for dest in affected:
-            originals.pop(dest, None)
-            w = winners.get(dest)
+        if affected is None:
+            originals.clear()
+            pairs: Iterable[tuple[str, Winner | None]] = winners.items()
+        else:
+            for dest in affected:
+                originals.pop(dest, None)
+            pairs = ((dest, winners.get(dest)) for dest in affected)
+        for dest, w in pairs:
             if w is not None:
                 root, rel = w
                 path = f"{roots[root]}/{rel}"

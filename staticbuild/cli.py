@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import sys
 import threading
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,6 +30,8 @@ class _Group(click.Group):
         except StaticbuildError as exc:
             obj = ctx.obj or {}
             if obj.get("verbosity", 1) >= 3:
+                import traceback  # only here: it costs ~15 ms of start-up
+
                 traceback.print_exc()
             for line in str(exc).splitlines() or [type(exc).__name__]:
                 click.echo(f"Error: {line}", err=True)

@@ -287,22 +287,9 @@ def _publish(fd: int, folder: str, final: str) -> None:
 
 def _copy_into(fd: int, source: str, planned: FileInfo | None) -> None:
     """Copy in the kernel (copy_file_range), refusing a source edited since it was planned."""
-    src, remaining = _open_source(source, planned)
+    src, size = _open_source(source, planned)
     try:
-        while remaining > 0:
-            sent = 0
-            if _KERNEL.copy_file_range:
-                try:
-                    sent = os.copy_file_range(src, fd, remaining)
-                except OSError as exc:
-                    if exc.errno not in _NO_COPY_RANGE:
-                        raise
-                    _KERNEL.copy_file_range = False
-            if not _KERNEL.copy_file_range:
-                sent = os.sendfile(fd, src, None, remaining)
-            if sent == 0:
-                break
-            remaining -= sent
+        _copy_range(src, fd, 0, size)
     finally:
         os.close(src)
 
@@ -310,24 +297,31 @@ def _copy_into(fd: int, source: str, planned: FileInfo | None) -> None:
 def _copy_slice(fd: int, where: FileSlice) -> None:
     src = os.open(where.path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        offset, remaining = where.offset, where.size
-        while remaining > 0:
-            sent = 0
-            if _KERNEL.copy_file_range:
-                try:
-                    sent = os.copy_file_range(src, fd, remaining, offset)
-                except OSError as exc:
-                    if exc.errno not in _NO_COPY_RANGE:
-                        raise
-                    _KERNEL.copy_file_range = False
-            if not _KERNEL.copy_file_range:
-                sent = os.sendfile(fd, src, offset, remaining)
-            if sent == 0:
-                raise ApplyError(f"cached file {where.path!r} is cut short; run apply again")
-            offset += sent
-            remaining -= sent
+        if _copy_range(src, fd, where.offset, where.size) < where.size:
+            raise ApplyError(f"cached file {where.path!r} is cut short; run apply again")
     finally:
         os.close(src)
+
+
+def _copy_range(src: int, fd: int, offset: int, count: int) -> int:
+    """Copy ``count`` bytes from ``offset`` in ``src`` to ``fd``'s position, in the kernel;
+    returns how many there were."""
+    done = 0
+    while done < count:
+        sent = 0
+        if _KERNEL.copy_file_range:
+            try:
+                sent = os.copy_file_range(src, fd, count - done, offset + done)
+            except OSError as exc:
+                if exc.errno not in _NO_COPY_RANGE:
+                    raise
+                _KERNEL.copy_file_range = False
+        if not _KERNEL.copy_file_range:
+            sent = os.sendfile(fd, src, offset + done, count - done)
+        if sent == 0:
+            break
+        done += sent
+    return done
 
 
 def _copy_hashing(fd: int, source: str, planned: FileInfo | None) -> str:

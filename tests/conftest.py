@@ -57,3 +57,16 @@ def tree(folder: Path) -> dict[str, bytes]:
 
 def make_spec(folder: Path, body: str) -> Path:
     return write(folder / "staticbuild.yaml", "version: 1\ndestination: out\n" + body)
+
+
+#: A small site: a CSS file that refers to an image, the image, and a script.
+SITE_CSS = "body { background: url('../img/dot.png'); }\n" + "/* padding */\n" * 40
+SITE_JS = "console.log('hello');\n" * 40
+
+
+def small_site(folder: Path, body: str) -> Path:
+    """The small site under ``folder/assets`` and a spec collecting it, with ``body`` added."""
+    write(folder / "assets/css/site.css", SITE_CSS)
+    write(folder / "assets/img/dot.png", b"\x89PNG dot")
+    write(folder / "assets/js/app.js", SITE_JS)
+    return make_spec(folder, "sources: [assets]\n" + body)

@@ -12,19 +12,12 @@ import os
 from pathlib import Path
 
 from staticbuild.api import Builder, load_project
-from tests.conftest import make_spec, tree, write
-
-CSS = "body { background: url('../img/dot.png'); }\n" + "/* padding */\n" * 40
-JS = "console.log('hello');\n" * 40
+from tests.conftest import SITE_JS as JS
+from tests.conftest import make_spec, small_site, tree, write
 
 
 def _project(tmp_path: Path, extra: str = "") -> Path:
-    write(tmp_path / "assets/css/site.css", CSS)
-    write(tmp_path / "assets/img/dot.png", b"\x89PNG dot")
-    write(tmp_path / "assets/js/app.js", JS)
-    return make_spec(
-        tmp_path, f"sources: [assets]\nstorage: {{kind: manifest, compress: [gzip]}}\n{extra}"
-    )
+    return small_site(tmp_path, f"storage: {{kind: manifest, compress: [gzip]}}\n{extra}")
 
 
 def _apply(spec: Path) -> Builder:

@@ -10,17 +10,11 @@ from pathlib import Path
 
 from staticbuild.api import Builder, load_project
 from staticbuild.memo import MEMO_FILE
-from tests.conftest import make_spec, tree, write
-
-CSS = "body { background: url('../img/dot.png'); }\n" + "/* padding */\n" * 40
-JS = "console.log('hello');\n" * 40
+from tests.conftest import small_site, tree, write
 
 
 def _project(tmp_path: Path, storage: str = "{kind: manifest, compress: [gzip, br]}") -> Path:
-    write(tmp_path / "assets/css/site.css", CSS)
-    write(tmp_path / "assets/img/dot.png", b"\x89PNG dot")
-    write(tmp_path / "assets/js/app.js", JS)
-    return make_spec(tmp_path, f"sources: [assets]\nstorage: {storage}\n")
+    return small_site(tmp_path, f"storage: {storage}\n")
 
 
 def _hashed_css(name: str) -> bool:
