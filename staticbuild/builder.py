@@ -267,11 +267,11 @@ class Builder:
         )
         records = self.state.outputs
         unchanged: list[str] = []
-        if full:
+        if full and not with_inputs:  # a saved plan records what it saw at every path
+            unchanged, rest = unchanged_outputs(self.destination, desired, records)
+            scope = {*rest, *(path for path in records if path not in desired)}
+        elif full:
             scope = set(desired) | set(records)
-            if not with_inputs:  # a saved plan records what it saw at every path
-                unchanged = unchanged_outputs(self.destination, desired, records)
-                scope.difference_update(unchanged)
         else:
             previous = self._applied_derived
             now = derived.desired
@@ -524,9 +524,8 @@ class Builder:
                 self.state_dir, self._memo_key, derived.desired, derived.hashed, derived.warnings
             )
             self._memo_key = None
-        current = sorted(derived.hashed)
-        if state.history[:1] != [current]:
-            state.history.insert(0, current)
+        if not state.history or frozenset(state.history[0]) != derived.hashed:
+            state.history.insert(0, sorted(derived.hashed))
             del state.history[self.project.storage.keep_previous + 1 :]
 
     def _verify_saved(self, saved: Plan) -> Plan:

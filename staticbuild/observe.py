@@ -83,34 +83,45 @@ def source_digests(
 
 def unchanged_outputs(
     destination: Path, desired: Mapping[str, Desired], records: Mapping[str, OutputRecord]
-) -> list[str]:
-    """Desired files whose record says they already hold the desired content and whose
-    stat still matches that record: one lstat each, nothing else to decide for them.
+) -> tuple[list[str], list[str]]:
+    """Split the desired files into those whose record says they already hold the desired
+    content and whose stat still matches that record (one lstat each, nothing else to
+    decide for them), and the rest, which the planner looks at in full.
 
-    The common case of a full plan (most outputs unchanged) costs this loop alone; the
-    planner looks at everything else in full.
+    The common case of a full plan (most outputs unchanged) costs this loop alone.
     """
-    base = str(destination)
     get = records.get
     lstat = os.lstat
     isreg = stat.S_ISREG
     unchanged: list[str] = []
-    for path, want in desired.items():
-        record = get(path)
-        if record is None or record.digest != want.digest or want.mode == "link":
-            continue
-        try:
-            st = lstat(f"{base}/{path}")
-        except OSError:
-            continue
-        if (
-            st.st_mtime_ns == record.mtime_ns
-            and st.st_ino == record.ino
-            and st.st_size == record.size
-            and isreg(st.st_mode)
-        ):
-            unchanged.append(path)
-    return unchanged
+    rest: list[str] = []
+    try:
+        base = os.open(destination, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:  # no destination yet: nothing is unchanged
+        return unchanged, list(desired)
+    try:
+        for path, want in desired.items():
+            record = get(path)
+            if record is None or record.digest != want.digest or want.mode == "link":
+                rest.append(path)
+                continue
+            try:
+                st = lstat(path, dir_fd=base)  # relative to the open folder: a shorter lookup
+            except OSError:
+                rest.append(path)
+                continue
+            if (
+                st.st_mtime_ns == record.mtime_ns
+                and st.st_ino == record.ino
+                and st.st_size == record.size
+                and isreg(st.st_mode)
+            ):
+                unchanged.append(path)
+            else:
+                rest.append(path)
+    finally:
+        os.close(base)
+    return unchanged, rest
 
 
 def observe_destination(

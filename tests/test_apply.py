@@ -261,3 +261,25 @@ def test_python_api(project: Path) -> None:
     with pytest.raises(PlanError):
         write(project.parent / "out/app.js/x", "x")
         Builder(load_project(project)).plan()
+
+
+def test_the_command_exits_fast_with_its_output_and_status_intact(demo: Path) -> None:
+    """``main`` ends the process without tearing the plan down object by object: the
+    output must still be complete and the exit status the command's."""
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "staticbuild", "-f", str(demo), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    planned = run("plan", "--json")
+    assert planned.returncode == 0
+    assert len(json.loads(planned.stdout)["actions"]) > 5  # all of it, flushed
+    applied = run("apply", "--no-input")
+    assert applied.returncode == 0 and applied.stdout.strip().endswith(".")
+    assert run("apply", "missing-plan.json").returncode == 1
+    usage = run("apply", "--no-such-flag")
+    assert usage.returncode == 2 and "no-such-flag" in usage.stderr
