@@ -191,6 +191,8 @@ def _compress(
         else:
             assert not isinstance(blob, FileSlice)  # slices are the compressed outputs
             jobs.append((want.digest, blob))
+    # First forget contents no output has any more (the slices it hands out stay valid).
+    cache.tidy({digest for digest, _ in jobs})
     results = cache.compress_many(jobs, options)
     hashed = set(derived.hashed)
     for name, want in wanted.items():

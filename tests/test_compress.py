@@ -204,6 +204,26 @@ def test_prune_forgets_what_is_not_kept(tmp_path: Path) -> None:
     assert later.lookup(sha(noise), "br") is None
 
 
+def test_tidy_compacts_many_packs_and_forgets_what_no_output_has(tmp_path: Path) -> None:
+    from staticbuild.storage.compress import MAX_PACKS, PACKS
+
+    contents = [CSS + str(i).encode() * 40 for i in range(MAX_PACKS + 1)]
+    cache = CompressCache(tmp_path, workers=1)
+    for data in contents:  # one apply each: one pack each
+        cache.compress_many([(sha(data), data)], CompressOptions(encodings=("gzip",)))
+    assert len(list((tmp_path / PACKS).iterdir())) == MAX_PACKS + 1
+    keep = {sha(d) for d in contents[1:]}
+    assert cache.tidy(keep)
+    assert len(list((tmp_path / PACKS).iterdir())) == 1
+    later = CompressCache(tmp_path)
+    assert later.lookup(sha(contents[0]), "gzip") is None  # no output has it any more
+    for data in contents[1:]:
+        found = later.lookup(sha(data), "gzip")
+        assert found is not None and later.read(found) == compress_gzip(data)
+    assert not later.tidy(keep)  # nothing to tidy now
+    assert later.stats.compressed == 0
+
+
 def test_content_changed_since_planning(tmp_path: Path) -> None:
     src = tmp_path / "a.css"
     src.write_bytes(b"new content " * 100)
@@ -289,3 +309,24 @@ def test_same_files_as_whitenoise(tmp_path: Path, encodings: tuple[str, ...]) ->
                 (ours / (name + SUFFIXES[encoding])).write_bytes(blob)
 
     assert tree(ours) == tree(theirs)
+
+
+def test_an_apply_that_tidies_the_cache_writes_whole_siblings(tmp_path: Path) -> None:
+    import gzip as gzip_module
+
+    from staticbuild.api import Builder, load_project
+    from staticbuild.storage.compress import MAX_PACKS, PACKS
+    from tests.conftest import small_site
+
+    spec = small_site(tmp_path, "storage: {compress: [gzip]}\n")
+    Builder(load_project(spec)).apply()
+    packs = tmp_path / ".staticbuild" / "compress" / PACKS
+    for i in range(MAX_PACKS + 1):  # as if many earlier applies had each left a pack
+        (packs / f"old-{i}.pack").write_bytes(b"x")
+    (tmp_path / "out/js/app.js.gz").unlink()
+    (tmp_path / "assets/css/site.css").write_text("body { color: red; }\n" * 40)
+    Builder(load_project(spec)).apply()
+    assert len(list(packs.iterdir())) <= 2  # compacted, plus the new content's pack
+    for name in ("js/app.js", "css/site.css"):
+        sibling = (tmp_path / "out" / f"{name}.gz").read_bytes()
+        assert gzip_module.decompress(sibling) == (tmp_path / "out" / name).read_bytes()

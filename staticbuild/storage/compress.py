@@ -164,6 +164,8 @@ _Job = tuple[str, "str | bytes", tuple[str, ...]]
 # (digest, "!", path, 0, "", 0) when the source changed since it was planned.
 _Answer = tuple[str, str, "str | None", int, str, int]
 PACKS = "packs"
+#: More packs than this are compacted into one (see :meth:`CompressCache.tidy`).
+MAX_PACKS = 64
 
 
 def _write_atomic(path: str, data: bytes) -> None:
@@ -347,6 +349,16 @@ class CompressCache:
                 os.unlink(where.path)
             return None
         return data
+
+    def tidy(self, keep: Collection[str]) -> bool:
+        """Prune (see :meth:`prune`) once the cache has grown well past what is kept: more
+        than twice the kept contents, or more than :data:`MAX_PACKS` packs (each apply
+        that compresses something adds one). Returns whether it pruned."""
+        entries = max((len(e) for e in self._load().values()), default=0)
+        if entries <= 2 * len(keep) + 256 and len(self._pack_sizes()) <= MAX_PACKS:
+            return False
+        self.prune(keep)
+        return True
 
     def prune(self, keep: Collection[str]) -> int:
         """Forget every content whose digest is not in ``keep``; returns blobs removed.
