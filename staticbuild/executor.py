@@ -150,11 +150,7 @@ def _link_identical(
     failed or was replaced meanwhile, or the file system has no hard links)."""
     if ino is None or not _KERNEL.hard_links:
         return None
-    final = f"{base}/{action.path}"
-    folder = final.rpartition("/")[0]
-    if folder not in made:
-        os.makedirs(folder, exist_ok=True)
-        made.add(folder)
+    final, folder = _final_path(base, action.path, made)
     tmp = _temp_name(folder, final) if action.replaces else ""
     try:
         try:
@@ -184,11 +180,7 @@ def _write(
     base: str, action: Action, sources: Sources, durable: bool, made: set[str]
 ) -> OutputRecord:
     assert not isinstance(action, Delete)
-    final = f"{base}/{action.path}"
-    folder = final.rpartition("/")[0]
-    if folder not in made:  # one makedirs per folder and run, not one per file
-        os.makedirs(folder, exist_ok=True)
-        made.add(folder)
+    final, folder = _final_path(base, action.path, made)
     if isinstance(action, Link) or (isinstance(action, Update) and action.mode == "link"):
         assert isinstance(action, Link | Update)
         target = sources.path(action.root, action.source)
@@ -241,6 +233,17 @@ def _write(
         if fd >= 0:
             os.close(fd)
     return OutputRecord(digest, st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _final_path(base: str, path: str, made: set[str]) -> tuple[str, str]:
+    """The destination file's full path and its folder, made if this run has not yet
+    (one makedirs per folder and run, not one per file)."""
+    final = f"{base}/{path}"
+    folder = final.rpartition("/")[0]
+    if folder not in made:
+        os.makedirs(folder, exist_ok=True)
+        made.add(folder)
+    return final, folder
 
 
 class _Kernel:
