@@ -34,7 +34,7 @@ from staticbuild.observe import (
 from staticbuild.planner import MISSING, Decision, Desired, Observed, decide, make_plan
 from staticbuild.postprocess import Derived, derive
 from staticbuild.project import Project
-from staticbuild.snapshot import Snapshot
+from staticbuild.snapshot import Snapshot, SourceInfos
 from staticbuild.state import (
     OutputRecord,
     SourceRecord,
@@ -106,7 +106,7 @@ class _Context:
     decision: Decision
     desired: Mapping[str, Desired]
     observed: dict[str, Observed]
-    infos: dict[tuple[int, str], FileInfo]
+    infos: Mapping[tuple[int, str], FileInfo]
     blobs: dict[str, Blob] = field(default_factory=dict)
     derived: Derived | None = None
 
@@ -195,11 +195,7 @@ class Builder:
         )
         if with_inputs:
             plan = msgspec.structs.replace(plan, inputs=self._inputs(desired, observed, foreign))
-        infos = {
-            (a.root, a.source): snapshot.info(a.root, a.source)
-            for a in plan.actions
-            if isinstance(a, Copy | Link | Update)
-        }
+        infos = SourceInfos(snapshot.listings)
         self._context = _Context(plan, decision, desired, observed, infos, derived.blobs, derived)
         return plan
 
@@ -408,8 +404,7 @@ class Builder:
         writes = [
             a.path
             for a in decision.actions
-            if not isinstance(a, Delete)
-            and observed.get(a.path, Observed("missing")).kind == "missing"
+            if not isinstance(a, Delete) and observed.get(a.path, MISSING).kind == "missing"
         ]
         removable = {a.path for a in decision.actions if isinstance(a, Delete)}
         blocked = blocked_parents(self.destination, writes, removable)

@@ -21,7 +21,7 @@ from staticbuild.blobs import Blob, FileSlice
 from staticbuild.errors import ApplyError
 from staticbuild.finders import FileInfo
 from staticbuild.observe import TEMP_MARK
-from staticbuild.parallel import map_chunked
+from staticbuild.parallel import can_fork, map_chunked, map_forked
 from staticbuild.state import OutputRecord
 
 
@@ -101,23 +101,43 @@ def _run_stage(
     outcome: Outcome,
     progress: Callable[[int], None] | None,
 ) -> None:
-    """Make each file on the I/O threads; the first failure becomes the outcome's error."""
+    """Make each file on worker processes or I/O threads; the first failure becomes the
+    outcome's error."""
 
-    def run(item: tuple[Action, str | None]) -> tuple[str, OutputRecord | None, Exception | None]:
+    def run(item: tuple[Action, str | None]) -> _Made:
         action = item[0]
         try:
-            record = make(*item)
-        except (OSError, ApplyError) as exc:
-            return action.path, None, exc
-        if progress:
-            progress(1)
-        return action.path, record, None
+            return action.path, make(*item), None
+        except ApplyError as exc:
+            return action.path, None, exc.message
+        except OSError as exc:
+            return action.path, None, _apply_error(exc, base).message
 
-    for path, record, error in map_chunked(run, items, threshold=16):
+    results: Sequence[_Made | None]
+    if len(items) >= FORK_THRESHOLD and can_fork():
+        results = map_forked(run, items, _Made, progress=progress)  # type: ignore[arg-type]
+    else:
+
+        def run_counted(item: tuple[Action, str | None]) -> _Made:
+            made = run(item)
+            if progress:
+                progress(1)
+            return made
+
+        results = map_chunked(run_counted, items, threshold=16)
+    for item, result in zip(items, results, strict=True):
+        path, record, error = result or (item[0].path, None, _LOST)
         if record is not None:
             outcome.written[path] = record
         elif outcome.error is None and error is not None:
-            outcome.error = error if isinstance(error, ApplyError) else _apply_error(error, base)  # type: ignore[arg-type]
+            outcome.error = ApplyError(error)
+
+
+#: what making one file gives: its path, its record or else why it failed
+_Made = tuple[str, OutputRecord | None, str | None]
+_LOST = "a worker process stopped before it finished; run apply again"
+#: below this many files, forking costs more than it saves
+FORK_THRESHOLD = 2000
 
 
 def _pair_identical(
@@ -330,10 +350,12 @@ def _copy_range(src: int, fd: int, offset: int, count: int) -> int:
 def _copy_hashing(fd: int, source: str, planned: FileInfo | None) -> str:
     """Copy through memory and hash on the way: for a source never hashed before, this
     reads it once instead of twice (once to plan, once to copy)."""
-    src, _ = _open_source(source, planned)
+    src, size = _open_source(source, planned)
     digest = hashlib.sha256()
+    # Ask for what the stat promised (a 1 MiB request costs a 1 MiB allocation per call).
+    want = min(size, _CHUNK) or _CHUNK
     try:
-        while chunk := os.read(src, _CHUNK):
+        while chunk := os.read(src, want):
             digest.update(chunk)
             view = memoryview(chunk)
             while view:

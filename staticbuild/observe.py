@@ -132,7 +132,15 @@ def observe_destination(
     seen: dict[str, Observed] = {}
     unvouched: list[str] = []
     get = records.get
+    folders: dict[str, bool] = {"": True}  # whether each folder exists: one stat per folder
     for path in sorted(paths):  # lstat is cheaper than a thread hand-off: one pass
+        folder = path.rpartition("/")[0]
+        there = folders.get(folder)
+        if there is None:
+            there = folders[folder] = os.path.isdir(f"{base}/{folder}")
+        if not there:  # a cold apply's usual case: nothing to stat below a missing folder
+            seen[path] = MISSING
+            continue
         found = _observe(base, path, get(path))
         if found is None:
             unvouched.append(path)

@@ -8,8 +8,9 @@ and re-decides the winner only for the destination paths those touch.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from staticbuild.finders import (
     FileInfo,
@@ -23,6 +24,29 @@ from staticbuild.finders import (
     walk_root,
 )
 from staticbuild.project import Root
+
+
+class SourceInfos(Mapping[tuple[int, str], FileInfo]):
+    """Each collected file's stat by (root index, root-relative path), read through to the
+    listings instead of copied: valid until the snapshot's next refresh, which only the
+    next plan makes."""
+
+    def __init__(self, listings: Sequence[Listing]) -> None:
+        self._files = [listing.files for listing in listings]
+
+    def __getitem__(self, key: tuple[int, str]) -> FileInfo:
+        return self._files[key[0]][key[1]]
+
+    def get(self, key: tuple[int, str], default: Any = None) -> Any:
+        return self._files[key[0]].get(key[1], default)
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        for index, files in enumerate(self._files):
+            for rel in files:
+                yield index, rel
+
+    def __len__(self) -> int:
+        return sum(len(files) for files in self._files)
 
 
 class Snapshot:

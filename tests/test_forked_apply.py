@@ -1,0 +1,109 @@
+"""Writes spread over forked worker processes: the same files, records and errors as on
+threads, results in order, and a worker that dies is an error, never a silent gap."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from staticbuild import executor
+from staticbuild.parallel import can_fork, map_forked
+from tests.conftest import RunCli, make_spec, tree, write
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+
+
+@pytest.fixture
+def forked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every stage of writes goes to worker processes, however small."""
+    if not can_fork():
+        pytest.skip("another thread runs in this test process")
+    monkeypatch.setattr(executor, "FORK_THRESHOLD", 1)
+
+
+def _site(folder: Path) -> Path:
+    for i in range(120):
+        write(
+            folder / f"src/d{i % 7}/f{i}.css", f".c{i} {{ background: url('../img/i{i}.png'); }}\n"
+        )
+        write(folder / f"src/img/i{i}.png", b"\x89PNG" + bytes([i]) * 50)
+    write(folder / "src/same/a.js", "same();\n" * 100)
+    write(folder / "src/same/b.js", "same();\n" * 100)
+    return make_spec(folder, "sources: [src]\nstorage:\n  kind: manifest\n  compress: [gzip]\n")
+
+
+def test_forked_writes_match_threaded_writes(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forked: None
+) -> None:
+    spec = _site(tmp_path / "forked")
+    result = run_cli("-f", spec, "apply")
+    assert result.exit_code == 0, result.output
+    monkeypatch.setattr(executor, "FORK_THRESHOLD", 10**9)
+    threaded = _site(tmp_path / "threaded")
+    assert run_cli("-f", threaded, "apply").exit_code == 0
+    assert tree(spec.parent / "out") == tree(threaded.parent / "out")
+    # The workers' records are true: nothing is left to do, nothing is re-read.
+    again = run_cli("-f", spec, "apply")
+    assert "0 static files copied" in again.output
+    assert '"actions": []' in run_cli("-f", spec, "plan", "--json").stdout
+
+
+def test_a_failure_in_a_worker_is_reported_like_any_other(tmp_path: Path, forked: None) -> None:
+    from staticbuild.api import Builder, load_project
+    from staticbuild.errors import ApplyError
+
+    write(tmp_path / "src/a.css", "a")
+    write(tmp_path / "src/b.css", "b")
+    builder = Builder(load_project(make_spec(tmp_path, "sources: [src]\n")))
+    plan = builder.plan()
+    (tmp_path / "src/b.css").unlink()
+    with pytest.raises(ApplyError, match="b.css"):
+        builder.apply(plan)
+    assert tree(tmp_path / "out") == {"a.css": b"a"}
+
+
+def test_results_come_back_in_order_with_progress(forked: None) -> None:
+    ticks: list[int] = []
+    out = map_forked(
+        lambda n: (n, os.getpid()), range(1000), tuple[int, int], progress=ticks.append
+    )
+    assert [n for n, _ in out] == list(range(1000))  # type: ignore[misc]
+    assert {pid for _, pid in out} - {os.getpid()}  # type: ignore[misc]
+    assert os.getpid() not in {pid for _, pid in out}  # type: ignore[misc]
+    assert sum(ticks) == 1000
+
+
+def test_a_worker_killed_midway_leaves_its_items_unanswered(forked: None) -> None:
+    def fn(n: int) -> int:
+        if n == 500:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return n
+
+    out = map_forked(fn, range(1000), int, chunk=10)
+    assert out[500:510] == [None] * 10  # the chunk it died in
+    assert out[:500] + out[510:] == [*range(500), *range(510, 1000)]  # the other worker's
+
+
+def test_a_bug_in_a_worker_is_raised_here(forked: None) -> None:
+    def fn(n: int) -> int:
+        if n == 3:
+            raise ZeroDivisionError("no such luck")
+        return n
+
+    with pytest.raises(RuntimeError, match="ZeroDivisionError: no such luck"):
+        map_forked(fn, range(100), int)
+
+
+def test_no_fork_while_another_thread_runs() -> None:
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert not can_fork()
+    finally:
+        stop.set()
+        other.join()
