@@ -11,6 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
+from staticbuild.finders import FileInfo
+
+
+class SourceFile(NamedTuple):
+    """A whole source file, as planned: copied only if its stat still says ``planned``
+    (else the bytes may no longer be the digest the plan promised)."""
+
+    path: str
+    planned: FileInfo | None
+
 
 class FileSlice(NamedTuple):
     """``size`` bytes of the file at ``path``, from ``offset``."""
@@ -20,4 +30,4 @@ class FileSlice(NamedTuple):
     size: int
 
 
-Blob = bytes | str | FileSlice | Callable[[], bytes]
+Blob = bytes | SourceFile | FileSlice | Callable[[], bytes]

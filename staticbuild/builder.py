@@ -241,6 +241,7 @@ class Builder:
             self._manifest_cache() if self._hashes_names() else None,
             self._compress_cache(),
             hints,
+            SourceInfos(self._snapshot.listings) if self._snapshot else None,
         )
         self.work.compressed = (
             self._compressor.stats.compressed - compressed_before if self._compressor else 0

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from staticbuild.actions import Action, Compress, Copy, Delete, Link, Update, Write
-from staticbuild.blobs import Blob, FileSlice
+from staticbuild.blobs import Blob, FileSlice, SourceFile
 from staticbuild.errors import ApplyError
 from staticbuild.finders import FileInfo
 from staticbuild.observe import TEMP_MARK
-from staticbuild.parallel import can_fork, map_chunked, map_forked
+from staticbuild.parallel import map_spread
 from staticbuild.state import OutputRecord
 
 
@@ -113,18 +113,7 @@ def _run_stage(
         except OSError as exc:
             return action.path, None, _apply_error(exc, base).message
 
-    results: Sequence[_Made | None]
-    if len(items) >= FORK_THRESHOLD and can_fork():
-        results = map_forked(run, items, _Made, progress=progress)  # type: ignore[arg-type]
-    else:
-
-        def run_counted(item: tuple[Action, str | None]) -> _Made:
-            made = run(item)
-            if progress:
-                progress(1)
-            return made
-
-        results = map_chunked(run_counted, items, threshold=16)
+    results = map_spread(run, items, _Made, progress=progress)  # type: ignore[arg-type]
     for item, result in zip(items, results, strict=True):
         path, record, error = result or (item[0].path, None, _LOST)
         if record is not None:
@@ -136,8 +125,6 @@ def _run_stage(
 #: what making one file gives: its path, its record or else why it failed
 _Made = tuple[str, OutputRecord | None, str | None]
 _LOST = "a worker process stopped before it finished; run apply again"
-#: below this many files, forking costs more than it saves
-FORK_THRESHOLD = 2000
 
 
 def _pair_identical(
@@ -227,8 +214,8 @@ def _write(
                 digest = _copy_hashing(fd, source, info)
         else:
             blob = sources.blobs[action.digest]
-            if isinstance(blob, str):  # a file: a hashed copy of a source
-                _copy_into(fd, blob, None)
+            if isinstance(blob, SourceFile):  # a hashed copy of a source
+                _copy_into(fd, blob.path, blob.planned)
             elif isinstance(blob, FileSlice):  # a cached .gz/.br in a pack
                 _copy_slice(fd, blob)
             else:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from staticbuild.errors import SourceError
 from staticbuild.finders import FileInfo
-from staticbuild.parallel import map_chunked
+from staticbuild.parallel import map_chunked, map_spread
 from staticbuild.planner import MISSING, Desired, Observed
 from staticbuild.state import OutputRecord, SourceRecord
 
@@ -69,13 +69,21 @@ def source_digests(
     if not read:
         return out, 0
 
-    def hash_one(item: tuple[str, FileInfo]) -> tuple[str, str]:
+    def hash_one(item: tuple[str, FileInfo]) -> tuple[str, str, str]:
+        """sha256, md5 (if asked for) and why the file could not be read (else "")."""
         try:
-            return _both_digests(item[0]) if md5 else (file_digest(item[0]), "")
+            digest, short = _both_digests(item[0]) if md5 else (file_digest(item[0]), "")
         except OSError as exc:
-            raise SourceError(f"cannot read source file {item[0]!r}: {exc.strerror}") from None
+            return "", "", f"cannot read source file {item[0]!r}: {exc.strerror}"
+        return digest, short, ""
 
-    for (path, info), (digest, short) in zip(misses, map_chunked(hash_one, misses), strict=True):
+    hashed = map_spread(hash_one, misses, tuple[str, str, str])
+    for (path, info), result in zip(misses, hashed, strict=True):
+        if result is None:
+            raise SourceError("a worker process stopped before it finished; run again")
+        digest, short, error = result
+        if error:
+            raise SourceError(error)
         out[path] = digest
         cache[path] = SourceRecord(info.size, info.mtime_ns, info.ino, digest, short)
     return out, len(misses)

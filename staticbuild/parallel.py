@@ -45,6 +45,41 @@ def map_chunked(
     return out
 
 
+#: below this many items, forking costs more than it saves
+FORK_THRESHOLD = 2000
+
+
+def map_spread(
+    fn: Callable[[_T], _R],
+    items: Sequence[_T],
+    result_type: type[_R],
+    *,
+    progress: Callable[[int], None] | None = None,
+    fork_threshold: int | None = None,
+    threads: bool = True,
+) -> list[_R | None]:
+    """``[fn(x) for x in items]`` on forked workers where that is safe and worth it (at
+    least ``fork_threshold`` items, :data:`FORK_THRESHOLD` by default), else on threads
+    (or, without ``threads``, here: CPU-bound work gains nothing from them).
+
+    As for :func:`map_forked`, ``fn`` returns its failures as results.
+    """
+    threshold = FORK_THRESHOLD if fork_threshold is None else fork_threshold
+    if len(items) >= threshold and can_fork():
+        return map_forked(fn, items, result_type, progress=progress)
+    if not threads:
+        return [fn(item) for item in items]
+    if progress is None:
+        return list(map_chunked(fn, items, threshold=16))
+
+    def counted(item: _T) -> _R:
+        result = fn(item)
+        progress(1)
+        return result
+
+    return list(map_chunked(counted, items, threshold=16))
+
+
 def can_fork() -> bool:
     """Whether :func:`map_forked` may be used: a fork of a process running other threads
     could copy a lock some thread holds (the watcher and the server run threads)."""

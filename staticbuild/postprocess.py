@@ -12,8 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from staticbuild.blobs import Blob, FileSlice
+from staticbuild.blobs import Blob, FileSlice, SourceFile
 from staticbuild.errors import ApplyError, PostProcessError
+from staticbuild.finders import FileInfo
 from staticbuild.planner import Desired
 from staticbuild.project import Project
 
@@ -46,17 +47,20 @@ def derive(
     manifest_cache: ManifestCache | None,
     compress_cache: CompressCache | None,
     md5_hints: Mapping[str, str] | None = None,
+    infos: Mapping[tuple[int, str], FileInfo] | None = None,
 ) -> Derived:
     """Everything post-processing adds to (or replaces in) the collected ``originals``.
 
-    ``md5_hints`` maps content digests to the md5s read with them (no second read)."""
+    ``md5_hints`` maps content digests to the md5s read with them (no second read);
+    ``infos`` gives each source's planned stat, which a hashed copy checks before copying.
+    """
     derived = Derived()
     if not project.post_process:
         return derived
     outputs: Mapping[str, Desired] = originals
     storage = project.storage
     if storage.kind == "manifest":
-        _hash_names(project, originals, roots, manifest_cache, derived, md5_hints)
+        _hash_names(project, originals, roots, manifest_cache, derived, md5_hints, infos or {})
         outputs = {**originals, **derived.desired}
     if storage.compress and compress_cache is not None:
         manifest = storage.manifest_name if storage.kind == "manifest" else None
@@ -74,7 +78,8 @@ def _hash_names(
     roots: tuple[str, ...],
     cache: ManifestCache | None,
     derived: Derived,
-    md5_hints: Mapping[str, str] | None = None,
+    md5_hints: Mapping[str, str] | None,
+    infos: Mapping[tuple[int, str], FileInfo],
 ) -> None:
     from staticbuild.storage.manifest import ManifestOptions, post_process
 
@@ -96,7 +101,9 @@ def _hash_names(
         source = originals[output.original]
         if not output.rewritten:
             size = source.size
-            derived.blobs[output.digest] = _source(roots, source)
+            derived.blobs[output.digest] = SourceFile(
+                _source(roots, source), infos.get((source.root, source.origin))
+            )
         else:
             assert output.trace is not None
             size = output.trace.size
@@ -190,7 +197,7 @@ def _compress(
             jobs.append((want.digest, _source(roots, want)))
         else:
             assert not isinstance(blob, FileSlice)  # slices are the compressed outputs
-            jobs.append((want.digest, blob))
+            jobs.append((want.digest, blob.path if isinstance(blob, SourceFile) else blob))
     # First forget contents no output has any more (the slices it hands out stay valid).
     cache.tidy({digest for digest, _ in jobs})
     results = cache.compress_many(jobs, options)

@@ -96,3 +96,23 @@ def test_source_vanishing_mid_apply(run_cli: RunCli, tmp_path: Path) -> None:
     assert not any(".sbtmp-" in name for name in tree(tmp_path / "out"))
     assert run_cli("-f", spec, "apply").exit_code == 0
     assert tree(tmp_path / "out") == {"a.css": b"a"}
+
+
+def test_a_hashed_copy_refuses_a_source_edited_since_the_plan(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """The hashed name promises the planned bytes: an edited source is not copied under it."""
+    from staticbuild.api import Builder, load_project
+    from staticbuild.errors import ApplyError
+
+    write(tmp_path / "src/img/dot.png", b"\x89PNG planned")
+    spec = make_spec(tmp_path, "sources: [src]\nhard_links: false\nstorage:\n  kind: manifest\n")
+    builder = Builder(load_project(spec))
+    plan = builder.plan()
+    hashed = next(a.path for a in plan.actions if a.path.startswith("img/dot."))
+    write(tmp_path / "src/img/dot.png", b"\x89PNG edited after the plan")
+    with pytest.raises(ApplyError, match="dot.png"):
+        builder.apply(plan)
+    assert hashed not in tree(tmp_path / "out")
+    assert run_cli("-f", spec, "apply").exit_code == 0
+    assert tree(tmp_path / "out")["img/dot.png"] == b"\x89PNG edited after the plan"

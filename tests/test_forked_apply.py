@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from staticbuild import executor
+from staticbuild import parallel
 from staticbuild.parallel import can_fork, map_forked
+from staticbuild.storage import manifest
 from tests.conftest import RunCli, make_spec, tree, write
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
@@ -22,7 +23,8 @@ def forked(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every stage of writes goes to worker processes, however small."""
     if not can_fork():
         pytest.skip("another thread runs in this test process")
-    monkeypatch.setattr(executor, "FORK_THRESHOLD", 1)
+    monkeypatch.setattr(parallel, "FORK_THRESHOLD", 1)
+    monkeypatch.setattr(manifest, "SCAN_FORK_THRESHOLD", 1)
 
 
 def _site(folder: Path) -> Path:
@@ -42,7 +44,8 @@ def test_forked_writes_match_threaded_writes(
     spec = _site(tmp_path / "forked")
     result = run_cli("-f", spec, "apply")
     assert result.exit_code == 0, result.output
-    monkeypatch.setattr(executor, "FORK_THRESHOLD", 10**9)
+    monkeypatch.setattr(parallel, "FORK_THRESHOLD", 10**9)
+    monkeypatch.setattr(manifest, "SCAN_FORK_THRESHOLD", 10**9)
     threaded = _site(tmp_path / "threaded")
     assert run_cli("-f", threaded, "apply").exit_code == 0
     assert tree(spec.parent / "out") == tree(threaded.parent / "out")
@@ -50,6 +53,22 @@ def test_forked_writes_match_threaded_writes(
     again = run_cli("-f", spec, "apply")
     assert "0 static files copied" in again.output
     assert '"actions": []' in run_cli("-f", spec, "plan", "--json").stdout
+
+
+def test_scans_in_workers_read_each_file_once_and_fail_as_in_process(
+    run_cli: RunCli, tmp_path: Path, forked: None
+) -> None:
+    from staticbuild.api import Builder, load_project
+
+    spec = _site(tmp_path)
+    builder = Builder(load_project(spec))
+    builder.apply()
+    adjustable = len([*(tmp_path / "src").rglob("*.css"), *(tmp_path / "src").rglob("*.js")])
+    assert builder.work.manifest_read == adjustable  # once each, though read in the workers
+    write(tmp_path / "src/d0/bad.css", b"body { color: \xff }")
+    failed = run_cli("-f", spec, "apply")
+    assert failed.exit_code == 1
+    assert failed.stderr.startswith("Error: d0/bad.css: cannot rewrite references, 'utf-8'")
 
 
 def test_a_failure_in_a_worker_is_reported_like_any_other(tmp_path: Path, forked: None) -> None:

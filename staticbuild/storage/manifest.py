@@ -26,10 +26,13 @@ from dataclasses import dataclass, field
 import msgspec
 
 from staticbuild.errors import PostProcessError
+from staticbuild.parallel import map_spread
 from staticbuild.storage import references as refs
 
 ENGINE = "django-6.1.3/2"  # bump to invalidate caches when the output could change
 PLACEHOLDER = "0" * 12
+#: fewer files than this are scanned in-process: a fork costs more than scanning them
+SCAN_FORK_THRESHOLD = 256
 
 
 class ManifestOptions(msgspec.Struct, frozen=True):
@@ -197,11 +200,54 @@ class _Run:
             self.md5[fp] = cached
         return self.md5[fp]
 
-    def lookups(self, name: str) -> tuple[Lookup, ...]:
-        """The trace of ``name``: from the cache if still valid, else by scanning it."""
+    def cached_lookups(self, name: str) -> tuple[Lookup, ...] | None:
+        """The trace of ``name`` from the cache, if it still holds."""
         entry = self.old.adjusted.get(name)
         if entry is not None and entry.fingerprint == self.fps[name] and self._still(entry):
             return entry.lookups
+        return None
+
+    def scan_all(self, names: Sequence[str]) -> dict[str, tuple[Lookup, ...]]:
+        """The trace of each of ``names``; the files to scan afresh are spread over worker
+        processes when there are many (a scan is a regex pass in Python, CPU-bound)."""
+        traces: dict[str, tuple[Lookup, ...]] = {}
+        todo: list[str] = []
+        for name in names:
+            cached = self.cached_lookups(name)
+            if cached is None:
+                todo.append(name)
+            else:
+                traces[name] = cached
+
+        def scan(name: str) -> tuple[tuple[Lookup, ...], bytes, str]:
+            try:
+                data = self.read(name)
+                return self.scan(name), data, ""
+            except PostProcessError as exc:
+                return (), b"", exc.message
+
+        scanned = map_spread(
+            scan,
+            todo,
+            tuple[tuple[Lookup, ...], bytes, str],
+            fork_threshold=SCAN_FORK_THRESHOLD,
+            threads=False,
+        )
+        for name, result in zip(todo, scanned, strict=True):
+            if result is None:
+                raise PostProcessError("a worker process stopped before it finished; run again")
+            found, data, error = result
+            if error:
+                raise PostProcessError(error)
+            if name not in self.data:  # read in a worker: count it here, keep the bytes
+                self.reads += 1
+                self.parses += 1
+                self.data[name] = data
+            traces[name] = found
+        return {name: traces[name] for name in names}
+
+    def scan(self, name: str) -> tuple[Lookup, ...]:
+        """Find the names ``name`` looks up, by rewriting it with placeholder hashes."""
         found: list[Lookup] = []
 
         def record(arg: str, line: int) -> str | None:
@@ -312,7 +358,7 @@ def post_process(
     """
     run = _Run(names, read, fingerprint, options, cache, known_md5 or {})
     adjustable = [n for n in run.names if run.patterns[n]]
-    traces = {n: run.lookups(n) for n in adjustable}
+    traces = run.scan_all(adjustable)
     missing = [(n, lk) for n in adjustable for lk in traces[n] if lk.kind == "missing"]
     if missing and options.strict:
         raise PostProcessError(_missing(*missing[0]))
