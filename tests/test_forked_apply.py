@@ -33,6 +33,9 @@ def _site(folder: Path) -> Path:
             folder / f"src/d{i % 7}/f{i}.css", f".c{i} {{ background: url('../img/i{i}.png'); }}\n"
         )
         write(folder / f"src/img/i{i}.png", b"\x89PNG" + bytes([i]) * 50)
+    for i in range(6):  # a chain of imports: six rounds of rewriting
+        write(folder / f"src/chain/c{i}.css", f'@import url("c{i + 1}.css");\n.c{i} {{}}\n')
+    write(folder / "src/chain/c6.css", ".end { background: url('../img/i1.png'); }\n")
     write(folder / "src/same/a.js", "same();\n" * 100)
     write(folder / "src/same/b.js", "same();\n" * 100)
     return make_spec(folder, "sources: [src]\nstorage:\n  kind: manifest\n  compress: [gzip]\n")

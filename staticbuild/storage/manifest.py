@@ -31,7 +31,7 @@ from staticbuild.storage import references as refs
 
 ENGINE = "django-6.1.3/2"  # bump to invalidate caches when the output could change
 PLACEHOLDER = "0" * 12
-#: fewer files than this are scanned in-process: a fork costs more than scanning them
+#: fewer files than this are scanned (or rewritten) in-process: a fork costs more
 SCAN_FORK_THRESHOLD = 256
 
 
@@ -383,13 +383,13 @@ def post_process(
     for n in run.names:
         if not run.patterns[n]:
             final[refs.clean_name(n)] = refs.saved_name(n, run.original_md5(n))
-    for n in _order(graph):
-        entry, content = _adjust(run, n, traces[n], final)
-        entries[n] = entry
-        final[refs.clean_name(n)] = entry.name
-        outputs[n] = Output(entry.name, n, entry.digest, entry, content)
-        if n not in wanted and entry.name not in run.index.files:  # see _result
-            run.release(n)
+    for level in _levels(graph):
+        for n, (entry, content) in zip(level, _adjust_all(run, level, traces, final), strict=True):
+            entries[n] = entry
+            final[refs.clean_name(n)] = entry.name
+            outputs[n] = Output(entry.name, n, entry.digest, entry, content)
+            if n not in wanted and entry.name not in run.index.files:  # see _result
+                run.release(n)
 
     return _result(run, final, outputs, entries, warnings)
 
@@ -428,32 +428,77 @@ def _replay(
         raise PostProcessError(f"{name}: {exc}") from exc
 
 
-def _adjust(
-    run: _Run, name: str, trace: tuple[Lookup, ...], final: dict[str, str]
-) -> tuple[Adjusted, bytes | None]:
-    """Rewrite and hash one CSS/JS file, unless its trace says the old result still holds.
+def _levels(graph: dict[str, list[str]]) -> list[list[str]]:
+    """The files in rounds: each after every file it names, so a round's files can be
+    rewritten side by side."""
+    depth: dict[str, int] = {}
+    order = _order(graph)
+    for n in order:
+        depth[n] = 1 + max((depth[d] for d in graph[n]), default=-1)
+    levels: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+    for n in order:
+        levels[depth[n]].append(n)
+    return levels
 
-    Also returns the rewritten bytes when they were made now and differ from the original.
+
+def _adjust_all(
+    run: _Run, names: Sequence[str], traces: dict[str, tuple[Lookup, ...]], final: dict[str, str]
+) -> list[tuple[Adjusted, bytes | None]]:
+    """Rewrite and hash CSS/JS files whose references all have their final names, unless
+    a file's trace says its old result still holds. The rewrites (regex passes in Python)
+    are spread over worker processes when there are many.
+
+    Each result also has the rewritten bytes when they were made now and differ from the
+    original.
     """
-    values = tuple(_value(run, lk, final) for lk in trace)
-    fp = run.fps[name]
-    old = run.old.adjusted.get(name)
-    if old is not None and (old.fingerprint, old.lookups, old.values) == (fp, trace, values):
-        return old, None
-    original = run.read(name)
-    if not trace:  # nothing to look up: the rewrite gives the text back as it is
-        saved = refs.saved_name(name, run.original_md5(name))
-        return Adjusted(fp, trace, values, saved, fp, len(original)), None
-    out = _replay(name, run.text(name), run.patterns[name], run.url, trace, values).encode()
-    run.rewrites += 1
-    run.hashes += 1
-    file_hash = _md5(out)
-    saved = refs.saved_name(name, file_hash)
-    if out == original:
-        run.md5.setdefault(fp, file_hash)
-        return Adjusted(fp, trace, values, saved, fp, len(out)), None
-    digest = hashlib.sha256(out).hexdigest()
-    return Adjusted(fp, trace, values, saved, digest, len(out)), out
+    done: dict[str, tuple[Adjusted, bytes | None]] = {}
+    todo: list[tuple[str, tuple[str, ...]]] = []
+    for name in names:
+        trace = traces[name]
+        values = tuple(_value(run, lk, final) for lk in trace)
+        fp = run.fps[name]
+        old = run.old.adjusted.get(name)
+        if old is not None and (old.fingerprint, old.lookups, old.values) == (fp, trace, values):
+            done[name] = (old, None)
+        elif not trace:  # nothing to look up: the rewrite gives the text back as it is
+            saved = refs.saved_name(name, run.original_md5(name))
+            done[name] = (Adjusted(fp, trace, values, saved, fp, len(run.read(name))), None)
+        else:
+            run.text(name)  # read (and checked) here, once, for the rewrite
+            todo.append((name, values))
+
+    def rewrite(item: tuple[str, tuple[str, ...]]) -> tuple[bytes, str]:
+        name, values = item
+        try:
+            text = run.text(name)
+            return _replay(
+                name, text, run.patterns[name], run.url, traces[name], values
+            ).encode(), ""
+        except PostProcessError as exc:
+            return b"", exc.message
+
+    made = map_spread(
+        rewrite, todo, tuple[bytes, str], fork_threshold=SCAN_FORK_THRESHOLD, threads=False
+    )
+    for (name, values), result in zip(todo, made, strict=True):
+        if result is None:
+            raise PostProcessError("a worker process stopped before it finished; run again")
+        out, error = result
+        if error:
+            raise PostProcessError(error)
+        run.rewrites += 1
+        run.hashes += 1
+        fp = run.fps[name]
+        trace = traces[name]
+        file_hash = _md5(out)
+        saved = refs.saved_name(name, file_hash)
+        if out == run.read(name):
+            run.md5.setdefault(fp, file_hash)
+            done[name] = (Adjusted(fp, trace, values, saved, fp, len(out)), None)
+        else:
+            digest = hashlib.sha256(out).hexdigest()
+            done[name] = (Adjusted(fp, trace, values, saved, digest, len(out)), out)
+    return [done[name] for name in names]
 
 
 def output_bytes(output: Output, read: Callable[[str], bytes], options: ManifestOptions) -> bytes:
