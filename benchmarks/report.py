@@ -84,7 +84,14 @@ def _run(argv: list[str]) -> str:
     return done.stdout.strip()
 
 
-def machine(bench_python: Path) -> str:
+def revision() -> str:
+    """The checkout being measured (taken when it is installed: HEAD may move meanwhile)."""
+    rev = _run(["git", "-C", str(MAIN), "rev-parse", "--short", "HEAD"]) or "unknown"
+    dirty = _run(["git", "-C", str(MAIN), "status", "--porcelain", "--untracked-files=no"])
+    return f"{rev} with uncommitted changes" if dirty else rev
+
+
+def machine(bench_python: Path, rev: str) -> str:
     """Date, CPU, cores, Python and peer versions, staticbuild revision."""
     model = "unknown"
     try:
@@ -99,7 +106,6 @@ def machine(bench_python: Path) -> str:
         "print(', '.join(f'{p} {v(p)}' for p in ('Django', 'whitenoise', 'brotli')))"
     )
     versions = _run([str(bench_python), "-c", code])
-    rev = _run(["git", "-C", str(MAIN), "rev-parse", "--short", "HEAD"]) or "unknown"
     cores = len(os.sched_getaffinity(0))
     return (
         f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M UTC}\n"
@@ -150,6 +156,7 @@ def startup() -> str:
 def document(
     results: list[Result],
     bench_python: Path,
+    rev: str,
     args: str,
     elapsed: float,
     start_up: str,
@@ -161,7 +168,7 @@ def document(
     rounds = ", ".join(f"{r.corpus}/{r.scenario}: {r.rounds}" for r in results)
     parts = [
         "# staticbuild benchmarks\n",
-        machine(bench_python),
+        machine(bench_python, rev),
         f"- command: `python benchmarks/run.py {args}` ({elapsed / 60:.1f} min)\n",
         f"- rounds (medians over): {rounds}\n",
         "".join(f"- {line}\n" for line in extra),

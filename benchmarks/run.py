@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from corpora import SEED, WORK, Corpus, ensure_venv, install_staticbuild, load
-from report import Result, document, startup
+from report import Result, document, revision, startup
 from runners import MAIN, SCENARIOS, Copy, Peer, Staticbuild, Tool, compare_outputs
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     python = ensure_venv()
+    rev = revision()
     install_staticbuild(MAIN)
     corpora = args.corpus or (["syn-1k"] if args.quick else list(CORPORA))
     scenarios = args.scenario or list(SCENARIOS)
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"{', '.join(skipped)}")  # fmt: skip
         command = " ".join(sys.argv[1:] if argv is None else argv)
         elapsed = time.perf_counter() - started
-        return document(results, python, command, elapsed, start_up, extra)
+        return document(results, python, rev, command, elapsed, start_up, extra)
 
     for name in corpora:
         print(f"corpus {name} ...", file=sys.stderr)
