@@ -21,7 +21,7 @@ from staticbuild.blobs import Blob, FileSlice, SourceFile
 from staticbuild.errors import ApplyError
 from staticbuild.finders import FileInfo
 from staticbuild.observe import TEMP_MARK
-from staticbuild.parallel import map_spread
+from staticbuild.parallel import WORKER_LOST, map_spread
 from staticbuild.state import OutputRecord
 
 
@@ -115,7 +115,7 @@ def _run_stage(
 
     results = map_spread(run, items, _Made, progress=progress)  # type: ignore[arg-type]
     for item, result in zip(items, results, strict=True):
-        path, record, error = result or (item[0].path, None, _LOST)
+        path, record, error = result or (item[0].path, None, WORKER_LOST)
         if record is not None:
             outcome.written[path] = record
         elif outcome.error is None and error is not None:
@@ -124,7 +124,6 @@ def _run_stage(
 
 #: what making one file gives: its path, its record or else why it failed
 _Made = tuple[str, OutputRecord | None, str | None]
-_LOST = "a worker process stopped before it finished; run apply again"
 
 
 def _pair_identical(

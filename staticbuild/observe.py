@@ -14,7 +14,7 @@ from pathlib import Path
 
 from staticbuild.errors import SourceError
 from staticbuild.finders import FileInfo
-from staticbuild.parallel import map_chunked, map_spread
+from staticbuild.parallel import WORKER_LOST, map_chunked, map_spread
 from staticbuild.planner import MISSING, Desired, Observed
 from staticbuild.state import OutputRecord, SourceRecord
 
@@ -80,7 +80,7 @@ def source_digests(
     hashed = map_spread(hash_one, misses, tuple[str, str, str])
     for (path, info), result in zip(misses, hashed, strict=True):
         if result is None:
-            raise SourceError("a worker process stopped before it finished; run again")
+            raise SourceError(WORKER_LOST)
         digest, short, error = result
         if error:
             raise SourceError(error)

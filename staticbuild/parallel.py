@@ -45,6 +45,8 @@ def map_chunked(
     return out
 
 
+#: why an item has no result (None): its worker was killed (out of memory, a signal)
+WORKER_LOST = "a worker process stopped before it finished; run apply again"
 #: below this many items, forking costs more than it saves
 FORK_THRESHOLD = 2000
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from staticbuild.errors import PostProcessError
-from staticbuild.parallel import map_spread
+from staticbuild.parallel import WORKER_LOST, map_spread
 from staticbuild.storage import references as refs
 
 ENGINE = "django-6.1.3/2"  # bump to invalidate caches when the output could change
@@ -235,7 +235,7 @@ class _Run:
         )
         for name, result in zip(todo, scanned, strict=True):
             if result is None:
-                raise PostProcessError("a worker process stopped before it finished; run again")
+                raise PostProcessError(WORKER_LOST)
             found, data, error = result
             if error:
                 raise PostProcessError(error)
@@ -482,7 +482,7 @@ def _adjust_all(
     )
     for (name, values), result in zip(todo, made, strict=True):
         if result is None:
-            raise PostProcessError("a worker process stopped before it finished; run again")
+            raise PostProcessError(WORKER_LOST)
         out, error = result
         if error:
             raise PostProcessError(error)
