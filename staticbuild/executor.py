@@ -18,7 +18,7 @@ from pathlib import Path
 
 from staticbuild.actions import Action, Compress, Copy, Delete, Link, Update, Write
 from staticbuild.blobs import Blob, FileSlice, SourceFile
-from staticbuild.errors import ApplyError
+from staticbuild.errors import ApplyError, StaticbuildError
 from staticbuild.finders import FileInfo
 from staticbuild.observe import TEMP_MARK
 from staticbuild.parallel import WORKER_LOST, map_spread
@@ -108,7 +108,7 @@ def _run_stage(
         action = item[0]
         try:
             return action.path, make(*item), None
-        except ApplyError as exc:
+        except StaticbuildError as exc:  # ApplyError, mostly: a source changed meanwhile
             return action.path, None, exc.message
         except OSError as exc:
             return action.path, None, _apply_error(exc, base).message
