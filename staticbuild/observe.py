@@ -89,6 +89,10 @@ def source_digests(
     return out, len(misses)
 
 
+#: fewer outputs than this are stat-checked in-process: a fork costs more
+STAT_FORK_THRESHOLD = 4096
+
+
 def unchanged_outputs(
     destination: Path, desired: Mapping[str, Desired], records: Mapping[str, OutputRecord]
 ) -> tuple[list[str], list[str]]:
@@ -107,28 +111,33 @@ def unchanged_outputs(
         base = os.open(destination, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:  # no destination yet: nothing is unchanged
         return unchanged, list(desired)
+
+    def still(item: tuple[str, Desired]) -> bool:
+        path, want = item
+        record = get(path)
+        if record is None or record.digest != want.digest or want.mode == "link":
+            return False
+        try:
+            st = lstat(path, dir_fd=base)  # relative to the open folder: a shorter lookup
+        except OSError:
+            return False
+        return (
+            st.st_mtime_ns == record.mtime_ns
+            and st.st_ino == record.ino
+            and st.st_size == record.size
+            and isreg(st.st_mode)
+        )
+
     try:
-        for path, want in desired.items():
-            record = get(path)
-            if record is None or record.digest != want.digest or want.mode == "link":
-                rest.append(path)
-                continue
-            try:
-                st = lstat(path, dir_fd=base)  # relative to the open folder: a shorter lookup
-            except OSError:
-                rest.append(path)
-                continue
-            if (
-                st.st_mtime_ns == record.mtime_ns
-                and st.st_ino == record.ino
-                and st.st_size == record.size
-                and isreg(st.st_mode)
-            ):
-                unchanged.append(path)
-            else:
-                rest.append(path)
+        items = list(desired.items())
+        # Forked workers share the stats out (a lost one's files are simply looked at again).
+        same = map_spread(
+            still, items, bool, fork_threshold=STAT_FORK_THRESHOLD, threads=False, chunk=512
+        )
     finally:
         os.close(base)
+    for (path, _), ok in zip(items, same, strict=True):
+        (unchanged if ok else rest).append(path)
     return unchanged, rest
 
 

@@ -3,6 +3,7 @@ threads, results in order, and a worker that dies is an error, never a silent ga
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from staticbuild import parallel
+from staticbuild import observe, parallel
 from staticbuild.parallel import can_fork, map_forked
 from staticbuild.storage import manifest
 from tests.conftest import RunCli, make_spec, tree, write
@@ -25,6 +26,7 @@ def forked(monkeypatch: pytest.MonkeyPatch) -> None:
         pytest.skip("another thread runs in this test process")
     monkeypatch.setattr(parallel, "FORK_THRESHOLD", 1)
     monkeypatch.setattr(manifest, "SCAN_FORK_THRESHOLD", 1)
+    monkeypatch.setattr(observe, "STAT_FORK_THRESHOLD", 1)
 
 
 def _site(folder: Path) -> Path:
@@ -56,6 +58,11 @@ def test_forked_writes_match_threaded_writes(
     again = run_cli("-f", spec, "apply")
     assert "0 static files copied" in again.output
     assert '"actions": []' in run_cli("-f", spec, "plan", "--json").stdout
+    # ... and an output someone edited is seen (its stat no longer matches its record).
+    write(spec.parent / "out/img/i3.png", b"edited")
+    actions = json.loads(run_cli("-f", spec, "plan", "--json").stdout)["actions"]
+    paths = {a["path"] for a in actions} - {"img/i3.png"}  # and its hashed copy: one inode
+    assert len(actions) == 2 and len(paths) == 1 and paths.pop().startswith("img/i3.")
 
 
 def test_scans_in_workers_read_each_file_once_and_fail_as_in_process(
