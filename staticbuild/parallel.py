@@ -23,8 +23,7 @@ _R = TypeVar("_R")
 IO_THREADS = min(8, max(2, os.cpu_count() or 1))
 #: at most this many forked workers: past it, they queue on the same folders' locks
 FORKED_WORKERS = min(4, os.cpu_count() or 1)
-#: chunks handed out through the pipe (4 bytes each, all written before the first fork,
-#: so they must fit the pipe's buffer: 64 KiB on Linux)
+#: at most this many chunks (a worker's overhead is per chunk)
 _MAX_CHUNKS = 8192
 
 
@@ -112,13 +111,10 @@ def map_forked(
 
     size = max(chunk, -(-len(items) // _MAX_CHUNKS))
     count = -(-len(items) // size)
-    queue_r, queue_w = os.pipe()
-    try:
-        os.write(queue_w, b"".join(i.to_bytes(4, "big") for i in range(count)))
-    finally:
-        os.close(queue_w)  # workers read to the end of the queue, then stop
+    queue_r, queue_w = os.pipe()  # chunk numbers, 4 bytes each, for whichever worker is free
     results: list[list[_R] | None] = [None] * count
     readers: dict[int, int] = {}  # result pipe -> worker pid
+    handout: list[int] = []
     try:
         for _ in range(min(FORKED_WORKERS, count)):
             out_r, out_w = os.pipe()
@@ -131,6 +127,7 @@ def map_forked(
                     break
                 raise
             if pid == 0:  # pragma: no cover - runs in the child, reports through the pipe
+                os.close(queue_w)
                 os.close(out_r)
                 _work(fn, items, size, queue_r, out_w)
             os.close(out_w)
@@ -138,16 +135,18 @@ def map_forked(
         os.close(queue_r)
         queue_r = -1
         decoder = msgspec.msgpack.Decoder(tuple[int, list[result_type]])  # type: ignore[valid-type]
-        failure = _collect(readers, decoder, results, progress)
+        numbers = b"".join(i.to_bytes(4, "big") for i in range(count))
+        handout = [queue_w]  # _collect closes it once every number is out
+        queue_w = -1
+        failure = _collect(readers, decoder, results, progress, handout, numbers)
     except BaseException:
         for pid in readers.values():  # stop the workers before unwinding
             _kill(pid)
         raise
     finally:
-        if queue_r >= 0:
-            os.close(queue_r)
-        for fd in readers:
-            os.close(fd)
+        for fd in (queue_r, queue_w, *handout, *readers):
+            if fd >= 0:
+                os.close(fd)
         for pid in readers.values():
             os.waitpid(pid, 0)
     if failure:
@@ -196,17 +195,34 @@ def _collect(
     decoder: object,
     results: list[list[_R] | None],
     progress: Callable[[int], None] | None,
+    handout: list[int],
+    numbers: bytes,
 ) -> str:
-    """Read every worker's frames into ``results`` until all have finished; returns a
-    worker's failure message, if one sent one."""
+    """Hand the chunk ``numbers`` out through the pipe in ``handout`` (taken out and
+    closed once all are out, so workers then see its end) and read every worker's frames
+    into ``results`` until all have finished; returns a worker's failure message, if one
+    sent one."""
     import select
 
+    queue = handout[0]
+    os.set_blocking(queue, False)
+    # Writes of at most PIPE_BUF bytes are whole: a worker never reads half a number.
+    feed = memoryview(numbers)
     buffers = {fd: bytearray() for fd in readers}
     open_fds = set(readers)
     failure = ""
     decode = decoder.decode  # type: ignore[attr-defined]
     while open_fds:
-        ready, _, _ = select.select(list(open_fds), [], [])
+        ready, writable, _ = select.select(list(open_fds), [queue] if feed else [], [])
+        if writable:
+            try:
+                feed = feed[os.write(queue, feed[: select.PIPE_BUF]) :]
+            except BlockingIOError:
+                pass
+            except BrokenPipeError:  # every worker is gone: their chunks stay unanswered
+                feed = feed[:0]
+            if not feed:
+                os.close(handout.pop())
         for fd in ready:
             data = os.read(fd, 1 << 20)
             if not data:

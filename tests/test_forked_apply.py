@@ -106,6 +106,11 @@ def test_results_come_back_in_order_with_progress(forked: None) -> None:
     assert sum(ticks) == 1000
 
 
+def test_thousands_of_chunks_are_handed_out_as_the_workers_take_them(forked: None) -> None:
+    out = map_forked(lambda n: n * 2, range(30_000), int, chunk=1)  # 8,192 chunks of 3-4
+    assert out == [n * 2 for n in range(30_000)]
+
+
 def test_a_worker_killed_midway_leaves_its_items_unanswered(forked: None) -> None:
     def fn(n: int) -> int:
         if n == 500:
