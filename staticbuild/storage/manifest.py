@@ -219,7 +219,8 @@ class _Run:
             else:
                 traces[name] = cached
 
-        def scan(name: str) -> tuple[tuple[Lookup, ...], bytes, str]:
+        def scan_read(name: str) -> tuple[tuple[Lookup, ...], bytes, str]:
+            """The trace, the bytes it was read from (for the rewrite), or the failure."""
             try:
                 data = self.read(name)
                 return self.scan(name), data, ""
@@ -227,7 +228,7 @@ class _Run:
                 return (), b"", exc.message
 
         scanned = map_spread(
-            scan,
+            scan_read,
             todo,
             tuple[tuple[Lookup, ...], bytes, str],
             fork_threshold=SCAN_FORK_THRESHOLD,
