@@ -34,7 +34,7 @@ from staticbuild.observe import (
 from staticbuild.planner import MISSING, Decision, Desired, Observed, decide, make_plan
 from staticbuild.postprocess import Derived, derive
 from staticbuild.project import Project
-from staticbuild.snapshot import Snapshot, SourceInfos
+from staticbuild.snapshot import Snapshot
 from staticbuild.state import (
     OutputRecord,
     SourceRecord,
@@ -195,8 +195,9 @@ class Builder:
         )
         if with_inputs:
             plan = msgspec.structs.replace(plan, inputs=self._inputs(desired, observed, foreign))
-        infos = SourceInfos(snapshot.listings)
-        self._context = _Context(plan, decision, desired, observed, infos, derived.blobs, derived)
+        self._context = _Context(
+            plan, decision, desired, observed, snapshot.infos, derived.blobs, derived
+        )
         return plan
 
     def _derives(self) -> bool:
@@ -241,7 +242,7 @@ class Builder:
             self._manifest_cache() if self._hashes_names() else None,
             self._compress_cache(),
             hints,
-            SourceInfos(self._snapshot.listings) if self._snapshot else None,
+            self._snapshot.infos if self._snapshot else None,
         )
         self.work.compressed = (
             self._compressor.stats.compressed - compressed_before if self._compressor else 0
@@ -353,7 +354,7 @@ class Builder:
         if not unknown:
             return
         paths = {dest: f"{roots[w.root].path}/{w.origin}" for dest, w in unknown.items()}
-        files = {paths[dest]: snapshot.info(w.root, w.origin) for dest, w in unknown.items()}
+        files = {paths[dest]: snapshot.infos[w.root, w.origin] for dest, w in unknown.items()}
         digests, hashed = source_digests(files, self.state.sources)
         self.work.sources_hashed += hashed
         for dest, want in unknown.items():

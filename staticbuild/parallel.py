@@ -69,17 +69,19 @@ def map_spread(
     threshold = FORK_THRESHOLD if fork_threshold is None else fork_threshold
     if len(items) >= threshold and can_fork():
         return map_forked(fn, items, result_type, progress=progress, chunk=chunk)
+    run = fn if progress is None else _counting(fn, progress)
     if not threads:
-        return [fn(item) for item in items]
-    if progress is None:
-        return list(map_chunked(fn, items, threshold=16))
+        return [run(item) for item in items]
+    return list(map_chunked(run, items, threshold=16))
 
+
+def _counting(fn: Callable[[_T], _R], progress: Callable[[int], None]) -> Callable[[_T], _R]:
     def counted(item: _T) -> _R:
         result = fn(item)
         progress(1)
         return result
 
-    return list(map_chunked(counted, items, threshold=16))
+    return counted
 
 
 def can_fork() -> bool:

@@ -28,8 +28,7 @@ from staticbuild.project import Root
 
 class SourceInfos(Mapping[tuple[int, str], FileInfo]):
     """Each collected file's stat by (root index, root-relative path), read through to the
-    listings instead of copied: valid until the snapshot's next refresh, which only the
-    next plan makes."""
+    listings instead of copied: what the latest plan saw, since only a plan refreshes."""
 
     def __init__(self, listings: Sequence[Listing]) -> None:
         self._files = [listing.files for listing in listings]
@@ -57,9 +56,8 @@ class Snapshot:
         self.warnings = [w for listing in self.listings for w in listing.warnings]
         #: destination path -> the root file that provides it (first root wins)
         self.winners: dict[str, Winner] = resolve(self.listings, self.roots)
-
-    def info(self, root: int, rel: str) -> FileInfo:
-        return self.listings[root].files[rel]
+        #: each collected file's stat by (root index, rel), kept current by refresh
+        self.infos = SourceInfos(self.listings)
 
     def refresh(self, changed: Iterable[Path]) -> set[str]:
         """Update for changed absolute paths; return the destination paths affected."""
