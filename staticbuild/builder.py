@@ -28,9 +28,11 @@ from staticbuild.observe import (
     blocked_parents,
     list_destination,
     observe_destination,
+    outputs_still,
     source_digests,
     unchanged_outputs,
 )
+from staticbuild.parallel import Background
 from staticbuild.planner import MISSING, Decision, Desired, Observed, decide, make_plan
 from staticbuild.postprocess import Derived, derive
 from staticbuild.project import Project
@@ -51,6 +53,10 @@ from staticbuild.state import (
 if TYPE_CHECKING:
     from staticbuild.storage.compress import CompressCache
     from staticbuild.storage.manifest import ManifestCache
+
+
+#: fewer recorded outputs than this are looked at in-process: a fork costs more
+STILL_FORK_THRESHOLD = 2000
 
 
 @dataclass
@@ -160,8 +166,25 @@ class Builder:
     @_gc_paused
     def plan(self, changed: frozenset[Path] | None = None, *, with_inputs: bool = False) -> Plan:
         """What apply would do; with ``changed``, only for the destination paths those affect."""
+        full = self._snapshot is None or changed is None
+        records = self.state.outputs
+        # A full plan's other half: are the recorded outputs as they were left? A forked
+        # child looks (an lstat each) while this process walks the sources.
+        with Background(
+            lambda: outputs_still(self.destination, records),
+            bytes,
+            fork=full and not with_inputs and len(records) >= STILL_FORK_THRESHOLD,
+        ) as still:
+            return self._plan(full, changed, still, with_inputs)
+
+    def _plan(
+        self,
+        full: bool,
+        changed: frozenset[Path] | None,
+        still: Background[bytes],
+        with_inputs: bool,
+    ) -> Plan:
         snapshot = self._snapshot
-        full = snapshot is None or changed is None
         if snapshot is None or changed is None:
             snapshot = self._snapshot = Snapshot(self.project.roots, self.matcher)
             self._originals = {}
@@ -179,10 +202,10 @@ class Builder:
         remembered = derived is not None
         if derived is None:
             derived = self._derive()
-        looked = self._look(full, affected, derived, lazy, with_inputs)
+        looked = self._look(full, affected, derived, lazy, with_inputs, still)
         if remembered and any(isinstance(a, Write | Compress) for a in looked.decision.actions):
             derived = self._derive()  # bytes to write: the memo has names, not contents
-            looked = self._look(full, affected, derived, lazy, with_inputs)
+            looked = self._look(full, affected, derived, lazy, with_inputs, still)
         self._memo_key = None if remembered else key
         desired, observed, decision, foreign = looked
         self.warnings.extend(derived.warnings)
@@ -255,7 +278,13 @@ class Builder:
         return derived
 
     def _look(
-        self, full: bool, affected: set[str], derived: Derived, lazy: bool, with_inputs: bool
+        self,
+        full: bool,
+        affected: set[str],
+        derived: Derived,
+        lazy: bool,
+        with_inputs: bool,
+        still: Background[bytes],
     ) -> _Looked:
         """Observe the destination where it matters and decide what to do there."""
         # Generated outputs shadow the originals they replace (a dict merge is C speed;
@@ -266,7 +295,7 @@ class Builder:
         records = self.state.outputs
         unchanged: list[str] = []
         if full and not with_inputs:  # a saved plan records what it saw at every path
-            unchanged, rest = unchanged_outputs(self.destination, desired, records)
+            unchanged, rest = unchanged_outputs(desired, records, still.result())
             scope = {*rest, *(path for path in records if path not in desired)}
         elif full:
             scope = set(desired) | set(records)
@@ -312,9 +341,15 @@ class Builder:
         listings = [listing.files for listing in snapshot.listings]
         originals = self._originals
         winners = snapshot.winners
-        # One pass; paths, stats and digests are looked up once per file.
-        found: list[tuple[str, int, str, str, FileInfo]] = []
-        files: dict[str, FileInfo] = {}
+        # One pass: a source whose stat matches its record is settled here; only the
+        # rest (new or changed files) go on to be hashed.
+        records = self.state.sources
+        get = records.get
+        md5 = self._hashes_names()
+        link = self.project.link
+        mode = "link" if link else "copy"
+        misses: dict[str, FileInfo] = {}
+        missed: list[tuple[str, int, str, str, FileInfo]] = []
         if affected is None:
             originals.clear()
             pairs: Iterable[tuple[str, Winner | None]] = winners.items()
@@ -323,20 +358,31 @@ class Builder:
                 originals.pop(dest, None)
             pairs = ((dest, winners.get(dest)) for dest in affected)
         for dest, w in pairs:
-            if w is not None:
-                root, rel = w
-                path = f"{roots[root]}/{rel}"
-                info = files[path] = listings[root][rel]
-                found.append((dest, root, rel, path, info))
+            if w is None:
+                continue
+            root, rel = w
+            path = f"{roots[root]}/{rel}"
+            info = listings[root][rel]
+            record = get(path)
+            if (
+                record is not None
+                and record.mtime_ns == info.mtime_ns
+                and record.ino == info.ino
+                and record.size == info.size
+                and (record.md5 or not md5)
+            ):
+                originals[dest] = Desired(
+                    record.digest, info.size, mode, root, rel, path if link else None
+                )
+            else:
+                misses[path] = info
+                missed.append((dest, root, rel, path, info))
         digests, self.work.sources_hashed = source_digests(
-            files, self.state.sources, read=not lazy, md5=self._hashes_names()
+            misses, records, read=not lazy, md5=md5
         )
-        if self.project.link:
-            for dest, root, rel, path, info in found:
-                originals[dest] = Desired(digests[path], info.size, "link", root, rel, path)
-        else:
-            for dest, root, rel, path, info in found:
-                originals[dest] = Desired(digests[path], info.size, "copy", root, rel)
+        for dest, root, rel, path, info in missed:
+            target = path if link else None
+            originals[dest] = Desired(digests[path], info.size, mode, root, rel, target)
 
     def _hash_compared(self, scope: set[str], observed: Mapping[str, Observed]) -> None:
         """Digests for the unknown sources whose destination exists: only content can tell

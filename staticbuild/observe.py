@@ -10,6 +10,7 @@ import hashlib
 import os
 import stat
 from collections.abc import Collection, Iterable, Mapping
+from itertools import compress
 from pathlib import Path
 
 from staticbuild.errors import SourceError
@@ -89,55 +90,59 @@ def source_digests(
     return out, len(misses)
 
 
-#: fewer outputs than this are stat-checked in-process: a fork costs more
-STAT_FORK_THRESHOLD = 4096
+def outputs_still(destination: Path, records: Mapping[str, OutputRecord]) -> bytes:
+    """One flag per record, in the records' order: whether its path still holds the
+    regular file the record describes (same size, mtime and inode; one lstat each).
+
+    A no-op plan is this loop plus the source walk, so the planner runs it in a forked
+    child (:class:`~staticbuild.parallel.Background`) while it walks.
+    """
+    lstat = os.lstat
+    isreg = stat.S_ISREG
+    try:
+        base = os.open(destination, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:  # no destination yet: nothing is still there
+        return bytes(len(records))
+    flags = bytearray(len(records))
+    try:
+        for index, (path, record) in enumerate(records.items()):
+            if record.link is not None:
+                continue
+            try:
+                st = lstat(path, dir_fd=base)  # relative to the open folder: a shorter lookup
+            except OSError:
+                continue
+            if (
+                st.st_mtime_ns == record.mtime_ns
+                and st.st_ino == record.ino
+                and st.st_size == record.size
+                and isreg(st.st_mode)
+            ):
+                flags[index] = 1
+    finally:
+        os.close(base)
+    return bytes(flags)
 
 
 def unchanged_outputs(
-    destination: Path, desired: Mapping[str, Desired], records: Mapping[str, OutputRecord]
+    desired: Mapping[str, Desired], records: Mapping[str, OutputRecord], still: bytes
 ) -> tuple[list[str], list[str]]:
     """Split the desired files into those whose record says they already hold the desired
-    content and whose stat still matches that record (one lstat each, nothing else to
-    decide for them), and the rest, which the planner looks at in full.
-
-    The common case of a full plan (most outputs unchanged) costs this loop alone.
+    content and whose stat still matches that record (``still``, from
+    :func:`outputs_still`: nothing else to decide for them), and the rest, which the
+    planner looks at in full.
     """
+    same = set(compress(records, still))
     get = records.get
-    lstat = os.lstat
-    isreg = stat.S_ISREG
     unchanged: list[str] = []
     rest: list[str] = []
-    try:
-        base = os.open(destination, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:  # no destination yet: nothing is unchanged
-        return unchanged, list(desired)
-
-    def still(item: tuple[str, Desired]) -> bool:
-        path, want = item
-        record = get(path)
-        if record is None or record.digest != want.digest or want.mode == "link":
-            return False
-        try:
-            st = lstat(path, dir_fd=base)  # relative to the open folder: a shorter lookup
-        except OSError:
-            return False
-        return (
-            st.st_mtime_ns == record.mtime_ns
-            and st.st_ino == record.ino
-            and st.st_size == record.size
-            and isreg(st.st_mode)
-        )
-
-    try:
-        items = list(desired.items())
-        # Forked workers share the stats out (a lost one's files are simply looked at again).
-        same = map_spread(
-            still, items, bool, fork_threshold=STAT_FORK_THRESHOLD, threads=False, chunk=512
-        )
-    finally:
-        os.close(base)
-    for (path, _), ok in zip(items, same, strict=True):
-        (unchanged if ok else rest).append(path)
+    for path, want in desired.items():
+        if path in same and want.mode != "link":
+            record = get(path)
+            if record is not None and record.digest == want.digest:
+                unchanged.append(path)
+                continue
+        rest.append(path)
     return unchanged, rest
 
 

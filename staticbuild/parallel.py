@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -254,3 +254,74 @@ def _kill(pid: int) -> None:
 
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
+
+
+class Background(Generic[_R]):
+    """``fn()`` computed in a forked child while this process goes on with other work.
+
+    :meth:`result` waits for the child and decodes what it wrote (to an unnamed file:
+    a pipe would stall a child whose parent is busy). Where forking is unsafe, or if the
+    child did not finish, :meth:`result` runs ``fn`` here instead, so the answer (or the
+    error) is always ``fn``'s. Use it as a context manager: leaving kills a running child.
+    """
+
+    def __init__(self, fn: Callable[[], _R], result_type: type[_R], *, fork: bool = True) -> None:
+        self._fn = fn
+        self._type = result_type
+        self._pid = 0
+        self._file: Any = None
+        self._result: tuple[_R] | None = None
+        if not fork or not can_fork():
+            return
+        import tempfile
+
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
+        try:
+            pid = os.fork()
+        except OSError:
+            self._file.close()
+            self._file = None
+            return
+        if pid == 0:  # pragma: no cover - runs in the child, reports through the file
+            _answer(fn, self._file.fileno())
+        self._pid = pid
+
+    def result(self) -> _R:
+        if self._result is None:
+            self._result = (self._wait(),)
+        return self._result[0]
+
+    def _wait(self) -> _R:
+        if self._pid:
+            import msgspec
+
+            _, status = os.waitpid(self._pid, 0)
+            self._pid = 0
+            if os.waitstatus_to_exitcode(status) == 0:
+                self._file.seek(0)
+                data = self._file.read()
+                with contextlib.suppress(msgspec.DecodeError):
+                    return msgspec.msgpack.decode(data, type=self._type)
+        return self._fn()
+
+    def __enter__(self) -> Background[_R]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pid:
+            _kill(self._pid)
+            os.waitpid(self._pid, 0)
+            self._pid = 0
+        if self._file is not None:
+            self._file.close()
+
+
+def _answer(fn: Callable[[], _R], fd: int) -> None:
+    status = 1
+    try:
+        import msgspec
+
+        _write_all(fd, msgspec.msgpack.encode(fn()))
+        status = 0
+    finally:
+        os._exit(status)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from staticbuild import observe, parallel
-from staticbuild.parallel import can_fork, map_forked
+from staticbuild import builder, parallel
+from staticbuild.parallel import Background, can_fork, map_forked
 from staticbuild.storage import manifest
 from tests.conftest import RunCli, make_spec, tree, write
 
@@ -26,7 +26,7 @@ def forked(monkeypatch: pytest.MonkeyPatch) -> None:
         pytest.skip("another thread runs in this test process")
     monkeypatch.setattr(parallel, "FORK_THRESHOLD", 1)
     monkeypatch.setattr(manifest, "SCAN_FORK_THRESHOLD", 1)
-    monkeypatch.setattr(observe, "STAT_FORK_THRESHOLD", 1)
+    monkeypatch.setattr(builder, "STILL_FORK_THRESHOLD", 1)
 
 
 def _site(folder: Path) -> Path:
@@ -141,3 +141,56 @@ def test_no_fork_while_another_thread_runs() -> None:
     finally:
         stop.set()
         other.join()
+
+
+def test_background_work_runs_in_a_child_and_comes_back(forked: None) -> None:
+    with Background(lambda: [os.getpid(), 7], list[int]) as pending:
+        pid, seven = pending.result()
+    assert seven == 7 and pid != os.getpid()
+
+
+def test_background_work_whose_child_died_is_done_here(forked: None) -> None:
+    parent = os.getpid()
+
+    def fn() -> int:
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return os.getpid()
+
+    with Background(fn, int) as pending:
+        assert pending.result() == parent
+
+
+def test_background_work_that_fails_fails_here(forked: None) -> None:
+    def fn() -> int:
+        raise ZeroDivisionError("no such luck")
+
+    with Background(fn, int) as pending, pytest.raises(ZeroDivisionError, match="no such luck"):
+        pending.result()
+
+
+def test_background_work_left_unread_is_stopped(forked: None) -> None:
+    import time
+
+    with Background(lambda: time.sleep(60) or 1, int) as pending:
+        child = pending._pid
+        assert child
+    with pytest.raises(ChildProcessError):
+        os.waitpid(child, os.WNOHANG)  # killed and reaped on leaving
+
+
+def test_a_recorded_output_edited_or_removed_is_seen_by_the_forked_look(
+    run_cli: RunCli, tmp_path: Path, forked: None
+) -> None:
+    for i in range(50):
+        write(tmp_path / f"src/f{i}.txt", f"file {i}\n")
+    spec = make_spec(tmp_path, "sources: [src]\n")
+    assert run_cli("-f", spec, "apply").exit_code == 0
+    assert "No changes. 50 files are up to date." in run_cli("-f", spec, "plan").output
+    write(tmp_path / "out/f3.txt", "edited\n")
+    (tmp_path / "out/f4.txt").unlink()
+    lines = run_cli("-f", spec, "plan").output.splitlines()
+    assert lines[:2] == [
+        "~ update       f3.txt  (content changed, from src)",
+        "+ copy         f4.txt  (from src)",
+    ]
