@@ -377,9 +377,7 @@ class Builder:
             else:
                 misses[path] = info
                 missed.append((dest, root, rel, path, info))
-        digests, self.work.sources_hashed = source_digests(
-            misses, records, read=not lazy, md5=md5
-        )
+        digests, self.work.sources_hashed = source_digests(misses, records, read=not lazy, md5=md5)
         for dest, root, rel, path, info in missed:
             target = path if link else None
             originals[dest] = Desired(digests[path], info.size, mode, root, rel, target)
