@@ -296,7 +296,8 @@ class Builder:
         unchanged: list[str] = []
         if full and not with_inputs:  # a saved plan records what it saw at every path
             unchanged, rest = unchanged_outputs(desired, records, still.result())
-            scope = {*rest, *(path for path in records if path not in desired)}
+            scope = records.keys() - desired.keys()  # stale outputs
+            scope.update(rest)
         elif full:
             scope = set(desired) | set(records)
         else:
@@ -528,9 +529,10 @@ class Builder:
         self._context = None
         if outcome.error is not None:
             raise outcome.error
-        originals = sum(
-            1 for p in context.decision.unmodified if context.desired[p].category == "collected"
-        )
+        # The collected files left as they were: all but the generated ones.
+        unmodified = context.decision.unmodified
+        generated = context.derived.desired if context.derived else {}
+        originals = len(unmodified) - len(generated.keys() & unmodified)
         return self._result(plan, outcome.written, outcome.deleted, originals)
 
     def _present_files(self, context: _Context) -> dict[str, tuple[str, int]] | None:

@@ -10,7 +10,6 @@ import hashlib
 import os
 import stat
 from collections.abc import Collection, Iterable, Mapping
-from itertools import compress
 from pathlib import Path
 
 from staticbuild.errors import SourceError
@@ -126,24 +125,22 @@ def outputs_still(destination: Path, records: Mapping[str, OutputRecord]) -> byt
 
 def unchanged_outputs(
     desired: Mapping[str, Desired], records: Mapping[str, OutputRecord], still: bytes
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[str], set[str]]:
     """Split the desired files into those whose record says they already hold the desired
     content and whose stat still matches that record (``still``, from
     :func:`outputs_still`: nothing else to decide for them), and the rest, which the
     planner looks at in full.
     """
-    same = set(compress(records, still))
-    get = records.get
-    unchanged: list[str] = []
-    rest: list[str] = []
-    for path, want in desired.items():
-        if path in same and want.mode != "link":
-            record = get(path)
-            if record is not None and record.digest == want.digest:
-                unchanged.append(path)
-                continue
-        rest.append(path)
-    return unchanged, rest
+    get = desired.get
+    unchanged = [
+        path
+        for (path, record), same in zip(records.items(), still, strict=True)
+        if same
+        and (want := get(path)) is not None
+        and want.digest == record.digest
+        and want.mode != "link"
+    ]
+    return unchanged, desired.keys() - unchanged
 
 
 def observe_destination(
