@@ -95,6 +95,8 @@ def load_state(state_dir: Path, destination: str) -> State | None:
         return None
     if state.version != STATE_VERSION or state.destination != destination:
         return None
+    # A decoded Raw is a view into the whole file: copied, the file's bytes can be freed.
+    state.manifest_cache = state.manifest_cache.copy()
     _replay(state, state_dir / JOURNAL)
     track(state)
     if (state_dir / APPLYING).exists():
@@ -224,7 +226,7 @@ def _replay(state: State, journal: Path) -> None:
         state.finished = delta.finished
         state.history = delta.history
         if not isinstance(delta.manifest_cache, msgspec.UnsetType):
-            state.manifest_cache = delta.manifest_cache
+            state.manifest_cache = delta.manifest_cache.copy()
         _merge(state.outputs, delta.outputs)
         _merge(state.sources, delta.sources)
 
