@@ -214,7 +214,7 @@ class Builder:
             destination=self._display_destination(),
             storage=self.project.storage.kind,
             roots=[r.label for r in self.project.roots],
-            collected=len(snapshot.winners),
+            collected=len(self._originals),
         )
         if with_inputs:
             plan = msgspec.structs.replace(plan, inputs=self._inputs(desired, observed, foreign))
@@ -353,7 +353,7 @@ class Builder:
         missed: list[tuple[str, int, str, str, FileInfo]] = []
         if affected is None:
             originals.clear()
-            pairs: Iterable[tuple[str, Winner | None]] = winners.items()
+            pairs: Iterable[tuple[str, Winner | None]] = winners.pairs()
         else:
             for dest in affected:
                 originals.pop(dest, None)

@@ -14,7 +14,7 @@ import fnmatch
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -167,13 +167,43 @@ class Winner(NamedTuple):
     rel: str
 
 
-def resolve(listings: Sequence[Listing], roots: Sequence[Root]) -> dict[str, Winner]:
-    """Destination path → the root file that provides it; the first root wins."""
-    winners: dict[str, Winner] = {}
-    for index, (root, listing) in enumerate(zip(roots, listings, strict=True)):
-        for rel in listing.files:
-            winners.setdefault(dest_path(root, rel), Winner(index, rel))
-    return winners
+class Winners(Mapping[str, Winner]):
+    """Destination path → the root file that provides it; the first root wins.
+
+    Read through to the listings rather than built: a full plan walks it once, and a
+    refreshed listing needs no second structure kept in step with it.
+    """
+
+    def __init__(self, listings: Sequence[Listing], roots: Sequence[Root]) -> None:
+        self._files = [listing.files for listing in listings]
+        self._roots = tuple(roots)
+
+    def __getitem__(self, dest: str) -> Winner:
+        for index, (root, files) in enumerate(zip(self._roots, self._files, strict=True)):
+            rel = source_rel(root, dest)
+            if rel is not None and rel in files:
+                return Winner(index, rel)
+        raise KeyError(dest)
+
+    def __iter__(self) -> Iterator[str]:
+        return (dest for dest, _ in self.pairs())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.pairs())
+
+    def pairs(self) -> Iterator[tuple[str, Winner]]:
+        """Every (destination path, winner), in search order."""
+        seen: set[str] = set()
+        many = len(self._files) > 1
+        for index, (root, files) in enumerate(zip(self._roots, self._files, strict=True)):
+            head = f"{root.prefix}/" if root.prefix else ""
+            for rel in files:
+                dest = head + rel
+                if many:
+                    if dest in seen:
+                        continue
+                    seen.add(dest)
+                yield dest, Winner(index, rel)
 
 
 def find_all(roots: Sequence[Root], ignore: IgnoreMatcher, path: str) -> Iterator[tuple[Root, str]]:

@@ -16,10 +16,8 @@ from staticbuild.finders import (
     FileInfo,
     IgnoreMatcher,
     Listing,
-    Winner,
+    Winners,
     dest_path,
-    resolve,
-    source_rel,
     stat_file,
     walk_root,
 )
@@ -55,7 +53,7 @@ class Snapshot:
         self.listings = [walk_root(root, matcher) for root in self.roots]
         self.warnings = [w for listing in self.listings for w in listing.warnings]
         #: destination path -> the root file that provides it (first root wins)
-        self.winners: dict[str, Winner] = resolve(self.listings, self.roots)
+        self.winners = Winners(self.listings, self.roots)
         #: each collected file's stat by (root index, rel), kept current by refresh
         self.infos = SourceInfos(self.listings)
 
@@ -70,13 +68,6 @@ class Snapshot:
                 rel = os.path.relpath(full, root.path).replace(os.sep, "/")
                 for touched in self._refresh_one(index, "" if rel == "." else rel):
                     affected.add(dest_path(root, touched))
-        for dest in affected:
-            self.winners.pop(dest, None)
-            for index, root in enumerate(self.roots):
-                found = source_rel(root, dest)
-                if found is not None and found in self.listings[index].files:
-                    self.winners[dest] = Winner(index, found)
-                    break
         return affected
 
     def _refresh_one(self, index: int, rel: str) -> set[str]:
