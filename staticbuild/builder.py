@@ -36,7 +36,7 @@ from staticbuild.parallel import Background
 from staticbuild.planner import MISSING, Decision, Desired, Observed, decide, make_plan
 from staticbuild.postprocess import Derived, derive
 from staticbuild.project import Project
-from staticbuild.snapshot import Snapshot
+from staticbuild.snapshot import Snapshot, SourceInfos
 from staticbuild.state import (
     OutputRecord,
     SourceRecord,
@@ -112,7 +112,7 @@ class _Context:
     decision: Decision
     desired: Mapping[str, Desired]
     observed: dict[str, Observed]
-    infos: Mapping[tuple[int, str], FileInfo]
+    infos: SourceInfos
     blobs: dict[str, Blob] = field(default_factory=dict)
     derived: Derived | None = None
 
@@ -320,7 +320,7 @@ class Builder:
                 foreign = [f for f in files if f not in desired and f not in records]
         observed = observe_destination(self.destination, scope, records)
         if lazy:
-            self._hash_compared(scope, observed)
+            self._hash_compared(observed)
         decision = decide(
             desired, observed, records, scope, foreign=foreign, leftovers=leftovers, keep=keep
         )
@@ -375,26 +375,29 @@ class Builder:
                 originals[dest] = Desired(
                     record.digest, info.size, mode, root, rel, path if link else None
                 )
+            elif lazy:  # hashed later, if at all: while copied, or to compare
+                originals[dest] = Desired("", info.size, mode, root, rel, path if link else None)
             else:
                 misses[path] = info
                 missed.append((dest, root, rel, path, info))
-        digests, self.work.sources_hashed = source_digests(misses, records, read=not lazy, md5=md5)
+        digests, self.work.sources_hashed = source_digests(misses, records, md5=md5)
         for dest, root, rel, path, info in missed:
             target = path if link else None
             originals[dest] = Desired(digests[path], info.size, mode, root, rel, target)
 
-    def _hash_compared(self, scope: set[str], observed: Mapping[str, Observed]) -> None:
+    def _hash_compared(self, observed: Mapping[str, Observed]) -> None:
         """Digests for the unknown sources whose destination exists: only content can tell
         whether that file is already right."""
         snapshot = self._snapshot
         assert snapshot is not None
         roots = self.project.roots
+        originals = self._originals
         unknown = {
             dest: want
-            for dest in scope
-            if (want := self._originals.get(dest)) is not None
+            for dest, seen in observed.items()  # every path in scope, observed
+            if seen.kind != "missing"
+            and (want := originals.get(dest)) is not None
             and not want.digest
-            and observed.get(dest, MISSING).kind != "missing"
         }
         if not unknown:
             return
@@ -409,15 +412,16 @@ class Builder:
         self,
         plan: Plan,
         written: Mapping[str, OutputRecord],
-        infos: Mapping[tuple[int, str], FileInfo],
+        infos: SourceInfos,
     ) -> None:
         """Remember the digests that copies computed on the way, as if planning had."""
         roots = [r.path for r in self.project.roots]
+        by_root = infos.by_root
         learnt = {}
         for action in plan.actions:
             if type(action) is Copy and not action.digest:
                 record = written.get(action.path)
-                info = infos.get((action.root, action.source))
+                info = by_root[action.root].get(action.source)
                 if record is not None and info is not None:
                     learnt[f"{roots[action.root]}/{action.source}"] = SourceRecord(
                         info.size, info.mtime_ns, info.ino, record.digest
@@ -595,22 +599,17 @@ class Builder:
             unmodified=unmodified,
             deleted=len(deleted),
         )
+        done: dict[type, int] = {}
         for action in plan.actions:
-            if action.path not in written:
-                continue
-            if isinstance(action, Copy):
-                result.copied += 1
-            elif isinstance(action, Link):
-                result.linked += 1
-            elif isinstance(action, Update):
-                if action.mode == "link":
-                    result.linked += 1
-                else:
-                    result.copied += 1
-            elif isinstance(action, Write):
-                result.post_processed += 1
-            elif isinstance(action, Compress):
-                result.compressed += 1
+            if action.path in written:
+                kind = type(action)
+                if kind is Update and cast(Update, action).mode == "link":
+                    kind = Link
+                done[kind] = done.get(kind, 0) + 1
+        result.copied = done.get(Copy, 0) + done.get(Update, 0)
+        result.linked = done.get(Link, 0)
+        result.post_processed = done.get(Write, 0)
+        result.compressed = done.get(Compress, 0)
         result.changed_paths = tuple(sorted({*written, *deleted}))
         return result
 

@@ -42,14 +42,12 @@ def source_digests(
     files: Mapping[str, FileInfo],
     cache: dict[str, SourceRecord],
     *,
-    read: bool = True,
     md5: bool = False,
 ) -> tuple[dict[str, str], int]:
     """Digest of each absolute source path, and how many files were read to get them.
 
-    ``cache`` is consulted and updated in place. With ``read=False`` a file the cache
-    cannot vouch for is not read: its digest is ``""`` (unknown). With ``md5`` the cache
-    also gets each file's md5 (for hashed names) from the same read.
+    ``cache`` is consulted and updated in place. With ``md5`` the cache also gets each
+    file's md5 (for hashed names) from the same read.
     """
     out: dict[str, str] = {}
     misses: list[tuple[str, FileInfo]] = []
@@ -64,10 +62,7 @@ def source_digests(
         ):
             out[path] = record.digest
         else:
-            out[path] = ""
             misses.append((path, info))
-    if not read:
-        return out, 0
 
     def hash_one(item: tuple[str, FileInfo]) -> tuple[str, str, str]:
         """sha256, md5 (if asked for) and why the file could not be read (else "")."""

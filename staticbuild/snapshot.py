@@ -29,21 +29,22 @@ class SourceInfos(Mapping[tuple[int, str], FileInfo]):
     listings instead of copied: what the latest plan saw, since only a plan refreshes."""
 
     def __init__(self, listings: Sequence[Listing]) -> None:
-        self._files = [listing.files for listing in listings]
+        #: each root's files by root-relative path (for loops that look up many)
+        self.by_root = [listing.files for listing in listings]
 
     def __getitem__(self, key: tuple[int, str]) -> FileInfo:
-        return self._files[key[0]][key[1]]
+        return self.by_root[key[0]][key[1]]
 
     def get(self, key: tuple[int, str], default: Any = None) -> Any:
-        return self._files[key[0]].get(key[1], default)
+        return self.by_root[key[0]].get(key[1], default)
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
-        for index, files in enumerate(self._files):
+        for index, files in enumerate(self.by_root):
             for rel in files:
                 yield index, rel
 
     def __len__(self) -> int:
-        return sum(len(files) for files in self._files)
+        return sum(len(files) for files in self.by_root)
 
 
 class Snapshot:
