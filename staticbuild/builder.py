@@ -11,7 +11,7 @@ import functools
 import gc
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
@@ -39,7 +39,6 @@ from staticbuild.project import Project
 from staticbuild.snapshot import Snapshot, SourceInfos
 from staticbuild.state import (
     OutputRecord,
-    SourceRecord,
     State,
     load_state,
     manifest_cache_of,
@@ -69,7 +68,13 @@ class ApplyResult:
     post_processed: int = 0
     compressed: int = 0
     deleted: int = 0
-    changed_paths: tuple[str, ...] = ()
+    #: what was written and deleted, kept as given: sorted only if asked for
+    changes: tuple[Collection[str], ...] = field(default=(), repr=False)
+
+    @property
+    def changed_paths(self) -> tuple[str, ...]:
+        """Destination paths written or deleted, sorted (what the dev server reloads)."""
+        return tuple(sorted({path for paths in self.changes for path in paths}))
 
     def summary(self) -> str:
         """Django's collectstatic summary line (plus deletions, which Django never makes)."""
@@ -408,26 +413,6 @@ class Builder:
         for dest, want in unknown.items():
             self._originals[dest] = want._replace(digest=digests[paths[dest]])
 
-    def _learn_copied(
-        self,
-        plan: Plan,
-        written: Mapping[str, OutputRecord],
-        infos: SourceInfos,
-    ) -> None:
-        """Remember the digests that copies computed on the way, as if planning had."""
-        roots = [r.path for r in self.project.roots]
-        by_root = infos.by_root
-        learnt = {}
-        for action in plan.actions:
-            if type(action) is Copy and not action.digest:
-                record = written.get(action.path)
-                info = by_root[action.root].get(action.source)
-                if record is not None and info is not None:
-                    learnt[f"{roots[action.root]}/{action.source}"] = SourceRecord(
-                        info.size, info.mtime_ns, info.ino, record.digest
-                    )
-        self.state.sources.update(learnt)
-
     def _compress_cache(self) -> CompressCache | None:
         if not self.project.storage.compress:
             return None
@@ -513,7 +498,7 @@ class Builder:
             progress=progress,
         )
         records.update(outcome.written)
-        self._learn_copied(plan, outcome.written, context.infos)
+        self.state.sources.update(outcome.learnt)  # digests the copies computed
         for path in outcome.deleted:
             records.pop(path, None)
         for path in context.decision.forget:
@@ -610,7 +595,7 @@ class Builder:
         result.linked = done.get(Link, 0)
         result.post_processed = done.get(Write, 0)
         result.compressed = done.get(Compress, 0)
-        result.changed_paths = tuple(sorted({*written, *deleted}))
+        result.changes = (written.keys(), deleted)
         return result
 
 

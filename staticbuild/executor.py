@@ -16,13 +16,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
+
 from staticbuild.actions import Action, Compress, Copy, Delete, Link, Update, Write
 from staticbuild.blobs import Blob, FileSlice, SourceFile
 from staticbuild.errors import ApplyError, StaticbuildError
 from staticbuild.finders import FileInfo
 from staticbuild.observe import TEMP_MARK
 from staticbuild.parallel import WORKER_LOST, map_spread
-from staticbuild.state import OutputRecord
+from staticbuild.state import OutputRecord, SourceRecord
 
 
 @dataclass
@@ -45,6 +47,8 @@ class Outcome:
     written: dict[str, OutputRecord] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
     error: ApplyError | None = None
+    #: digests of sources that copies hashed on the way (their plan did not know them)
+    learnt: dict[str, SourceRecord] = field(default_factory=dict)
 
 
 def execute(
@@ -85,12 +89,12 @@ def execute(
                 return linked
         return _write(base, action, sources, durable, made)
 
-    _run_stage([(a, None) for a in writes], make, base, outcome, progress)
+    _run_stage([(a, None) for a in writes], make, base, sources, outcome, progress)
     if twins:
         # Second stage: the files they share content with are in place now.
         inodes.update((sources.present or {}).values())
         inodes.update((path, record.ino) for path, record in outcome.written.items())
-        _run_stage(twins, make, base, outcome, progress)
+        _run_stage(twins, make, base, sources, outcome, progress)
     return outcome
 
 
@@ -98,6 +102,7 @@ def _run_stage(
     items: Sequence[tuple[Action, str | None]],
     make: Callable[[Action, str | None], OutputRecord],
     base: str,
+    sources: Sources,
     outcome: Outcome,
     progress: Callable[[int], None] | None,
 ) -> None:
@@ -107,23 +112,41 @@ def _run_stage(
     def run(item: tuple[Action, str | None]) -> _Made:
         action = item[0]
         try:
-            return action.path, make(*item), None
+            record = make(*item)
         except StaticbuildError as exc:  # ApplyError, mostly: a source changed meanwhile
-            return action.path, None, exc.message
+            return _Made(action.path, error=exc.message)
         except OSError as exc:
-            return action.path, None, _apply_error(exc, base).message
+            return _Made(action.path, error=_apply_error(exc, base).message)
+        if type(action) is Copy and not action.digest:  # the copy hashed its source
+            info = sources.infos.get((action.root, action.source))
+            if info is not None:
+                learnt = SourceRecord(info.size, info.mtime_ns, info.ino, record.digest)
+                source = f"{sources.roots[action.root]}/{action.source}"
+                return _Made(action.path, record, source=source, learnt=learnt)
+        return _Made(action.path, record)
 
-    results = map_spread(run, items, _Made, progress=progress)  # type: ignore[arg-type]
+    results = map_spread(run, items, _Made, progress=progress)
+    written, learnt = outcome.written, outcome.learnt
     for item, result in zip(items, results, strict=True):
-        path, record, error = result or (item[0].path, None, WORKER_LOST)
-        if record is not None:
-            outcome.written[path] = record
-        elif outcome.error is None and error is not None:
-            outcome.error = ApplyError(error)
+        if result is None:
+            result = _Made(item[0].path, error=WORKER_LOST)
+        if result.record is not None:
+            written[result.path] = result.record
+            if result.learnt is not None:
+                learnt[result.source] = result.learnt
+        elif outcome.error is None and result.error is not None:
+            outcome.error = ApplyError(result.error)
 
 
-#: what making one file gives: its path, its record or else why it failed
-_Made = tuple[str, OutputRecord | None, str | None]
+class _Made(msgspec.Struct, array_like=True, gc=False):
+    """What making one file gives: its record, or else why it failed."""
+
+    path: str
+    record: OutputRecord | None = None
+    error: str | None = None
+    #: a source the copy hashed on the way, and its record
+    source: str = ""
+    learnt: SourceRecord | None = None
 
 
 def _pair_identical(

@@ -194,3 +194,23 @@ def test_a_recorded_output_edited_or_removed_is_seen_by_the_forked_look(
         "~ update       f3.txt  (content changed, from src)",
         "+ copy         f4.txt  (from src)",
     ]
+
+
+def test_digests_hashed_by_forked_copies_are_remembered(tmp_path: Path, forked: None) -> None:
+    from staticbuild.api import Builder, load_project
+
+    for i in range(40):
+        write(tmp_path / f"src/d{i % 3}/f{i}.txt", f"file {i}\n")
+    spec = make_spec(tmp_path, "sources: [src]\n")
+    first = Builder(load_project(spec))
+    first.apply()
+    assert first.work.sources_hashed == 0  # hashed while copied, in the workers
+    again = Builder(load_project(spec))
+    assert again.plan().is_empty
+    assert again.work.sources_hashed == 0  # the workers' digests were recorded
+    for i in (3, 4):
+        (tmp_path / f"out/d{i % 3}/f{i}.txt").unlink()
+        write(tmp_path / f"out/d{i % 3}/f{i}.txt", f"file {i}\n")  # same bytes, new inode
+    third = Builder(load_project(spec))
+    assert third.plan().is_empty
+    assert third.work.sources_hashed == 0  # compared by the recorded digest, not re-read
