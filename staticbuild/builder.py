@@ -437,6 +437,8 @@ class Builder:
             raise PlanError(f"destination {str(self.destination)!r} exists and is not a folder")
 
     def _check_parents(self, decision: Decision, observed: dict[str, Observed]) -> None:
+        if not self.destination.is_dir():  # nothing in the way of anything yet
+            return
         writes = [
             a.path
             for a in decision.actions

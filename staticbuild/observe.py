@@ -143,6 +143,8 @@ def observe_destination(
 ) -> dict[str, Observed]:
     """What is at each destination path; files not vouched for by a record are hashed."""
     base = str(destination)
+    if not os.path.isdir(base):  # a first apply: nothing there yet
+        return dict.fromkeys(paths, MISSING)
     seen: dict[str, Observed] = {}
     unvouched: list[str] = []
     get = records.get
