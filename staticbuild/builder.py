@@ -501,6 +501,7 @@ class Builder:
         )
         records.update(outcome.written)
         self.state.sources.update(outcome.learnt)  # digests the copies computed
+        outcome.learnt.clear()
         for path in outcome.deleted:
             records.pop(path, None)
         for path in context.decision.forget:

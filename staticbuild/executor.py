@@ -117,23 +117,25 @@ def _run_stage(
             return _Made(action.path, error=exc.message)
         except OSError as exc:
             return _Made(action.path, error=_apply_error(exc, base).message)
-        if type(action) is Copy and not action.digest:  # the copy hashed its source
-            info = sources.infos.get((action.root, action.source))
-            if info is not None:
-                learnt = SourceRecord(info.size, info.mtime_ns, info.ino, record.digest)
-                source = f"{sources.roots[action.root]}/{action.source}"
-                return _Made(action.path, record, source=source, learnt=learnt)
         return _Made(action.path, record)
 
     results = map_spread(run, items, _Made, progress=progress)
-    written, learnt = outcome.written, outcome.learnt
-    for item, result in zip(items, results, strict=True):
+    written, learnt, infos, roots = outcome.written, outcome.learnt, sources.infos, sources.roots
+    for index, item in enumerate(items):
+        result = results[index]
+        results[index] = None  # freed as it is taken in: the peak holds one, not both
         if result is None:
             result = _Made(item[0].path, error=WORKER_LOST)
-        if result.record is not None:
-            written[result.path] = result.record
-            if result.learnt is not None:
-                learnt[result.source] = result.learnt
+        record = result.record
+        if record is not None:
+            written[result.path] = record
+            action = item[0]
+            if type(action) is Copy and not action.digest:  # the copy hashed its source
+                info = infos.get((action.root, action.source))
+                if info is not None:  # made here: the stat's ints and the digest are shared
+                    learnt[f"{roots[action.root]}/{action.source}"] = SourceRecord(
+                        info.size, info.mtime_ns, info.ino, record.digest
+                    )
         elif outcome.error is None and result.error is not None:
             outcome.error = ApplyError(result.error)
 
@@ -144,9 +146,6 @@ class _Made(msgspec.Struct, array_like=True, gc=False):
     path: str
     record: OutputRecord | None = None
     error: str | None = None
-    #: a source the copy hashed on the way, and its record
-    source: str = ""
-    learnt: SourceRecord | None = None
 
 
 def _pair_identical(

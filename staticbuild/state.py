@@ -8,6 +8,8 @@ record is lost every file is treated as foreign until its content proves otherwi
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -124,7 +126,9 @@ class _Tracked(dict[str, _V]):
         return super().pop(key, *default)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
-        items = dict(*args, **kwargs)
+        items = args[0] if len(args) == 1 and not kwargs and isinstance(args[0], dict) else None
+        if items is None:
+            items = dict(*args, **kwargs)
         self.changed.update(items)
         super().update(items)
 
@@ -183,19 +187,50 @@ def save_state(state_dir: Path, state: State, *, manifest_changed: bool = True) 
                 fh.write(len(frame).to_bytes(4, "big") + frame)
             _saved(state_dir, state)
             return
-    data = msgspec.msgpack.encode(state)
     import tempfile
 
     fd, tmp = tempfile.mkstemp(prefix=".state-", dir=state_dir)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            write_encoded(state, fh.write)
         os.replace(tmp, state_file(state_dir))
         journal.unlink(missing_ok=True)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     _saved(state_dir, state)
+
+
+#: records encoded per piece when the state is written whole
+_PIECE = 4096
+
+
+def write_encoded(state: State, write: Callable[[bytes | memoryview], object]) -> None:
+    """Write ``msgspec.msgpack.encode(state)`` in pieces, so that 100k records' bytes are
+    never all in memory at once beside the records themselves (about 26 MB at 100k)."""
+    encode = msgspec.msgpack.Encoder().encode
+    names = state.__struct_fields__
+    write(_map_header(len(names)))
+    for name in names:
+        value = getattr(state, name)
+        write(encode(name))
+        if not isinstance(value, dict) or len(value) <= _PIECE:
+            write(encode(value))
+            continue
+        write(_map_header(len(value)))
+        items = iter(value.items())
+        while piece := dict(islice(items, _PIECE)):
+            data = encode(piece)
+            write(memoryview(data)[len(_map_header(len(piece))) :])  # entries only
+
+
+def _map_header(size: int) -> bytes:
+    """msgpack's (shortest) header of a map of ``size`` entries."""
+    if size < 16:
+        return bytes([0x80 | size])
+    if size < 1 << 16:
+        return b"\xde" + size.to_bytes(2, "big")
+    return b"\xdf" + size.to_bytes(4, "big")
 
 
 def _saved(state_dir: Path, state: State) -> None:

@@ -1,0 +1,50 @@
+"""The state file written in pieces is the same bytes as encoding it in one go, and a
+reloaded state is the saved one."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from staticbuild import state as state_module
+from staticbuild.state import (
+    OutputRecord,
+    SourceRecord,
+    State,
+    load_state,
+    save_state,
+    write_encoded,
+)
+
+
+def _state(outputs: int, sources: int) -> State:
+    return State(
+        destination="/d",
+        outputs={f"p/{i}.css": OutputRecord(f"{i:064x}", i, i * 7, i + 1) for i in range(outputs)},
+        sources={f"/s/{i}": SourceRecord(i, i * 3, i + 2, f"{i:064x}", "") for i in range(sources)},
+        history=[["a.1.css"]],
+    )
+
+
+@pytest.mark.parametrize(
+    ("outputs", "sources", "piece"), [(0, 0, 4), (15, 16, 4), (17, 40, 4), (70_000, 3, 4096)]
+)
+def test_pieces_are_the_bytes_of_one_encoding(
+    outputs: int, sources: int, piece: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(state_module, "_PIECE", piece)  # several pieces, a last short one
+    state = _state(outputs, sources)
+    out = io.BytesIO()
+    write_encoded(state, out.write)
+    assert out.getvalue() == msgspec.msgpack.encode(state)
+
+
+def test_a_state_saved_whole_loads_back(tmp_path: Path) -> None:
+    state = _state(9000, 9000)
+    save_state(tmp_path, state)
+    loaded = load_state(tmp_path, "/d")
+    assert loaded is not None
+    assert dict(loaded.outputs) == state.outputs and dict(loaded.sources) == state.sources
