@@ -26,10 +26,10 @@ from staticbuild.finders import FileInfo, IgnoreMatcher, Winner
 from staticbuild.memo import memo_key, recall, remember
 from staticbuild.observe import (
     blocked_parents,
+    hash_sources,
     list_destination,
     observe_destination,
     outputs_still,
-    source_digests,
     unchanged_outputs,
 )
 from staticbuild.parallel import Background
@@ -385,7 +385,7 @@ class Builder:
             else:
                 misses[path] = info
                 missed.append((dest, root, rel, path, info))
-        digests, self.work.sources_hashed = source_digests(misses, records, md5=md5)
+        digests, self.work.sources_hashed = hash_sources(misses, records, md5=md5)
         for dest, root, rel, path, info in missed:
             target = path if link else None
             originals[dest] = Desired(digests[path], info.size, mode, root, rel, target)
@@ -408,7 +408,7 @@ class Builder:
             return
         paths = {dest: f"{roots[w.root].path}/{w.origin}" for dest, w in unknown.items()}
         files = {paths[dest]: snapshot.infos[w.root, w.origin] for dest, w in unknown.items()}
-        digests, hashed = source_digests(files, self.state.sources)
+        digests, hashed = hash_sources(files, self.state.sources)
         self.work.sources_hashed += hashed
         for dest, want in unknown.items():
             self._originals[dest] = want._replace(digest=digests[paths[dest]])

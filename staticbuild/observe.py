@@ -38,31 +38,20 @@ def _both_digests(path: str) -> tuple[str, str]:
     return sha.hexdigest(), md5.hexdigest()[:12]
 
 
-def source_digests(
+def hash_sources(
     files: Mapping[str, FileInfo],
     cache: dict[str, SourceRecord],
     *,
     md5: bool = False,
 ) -> tuple[dict[str, str], int]:
-    """Digest of each absolute source path, and how many files were read to get them.
+    """Digest of each absolute source path (files whose record could not vouch for them),
+    and how many files were read to get them.
 
-    ``cache`` is consulted and updated in place. With ``md5`` the cache also gets each
-    file's md5 (for hashed names) from the same read.
+    Each digest is recorded in ``cache`` with the stat it was read under; with ``md5``
+    the record also gets the file's md5 (for hashed names) from the same read.
     """
     out: dict[str, str] = {}
-    misses: list[tuple[str, FileInfo]] = []
-    for path, info in files.items():
-        record = cache.get(path)
-        if (
-            record is not None
-            and record.mtime_ns == info.mtime_ns
-            and record.ino == info.ino
-            and record.size == info.size
-            and (record.md5 or not md5)
-        ):
-            out[path] = record.digest
-        else:
-            misses.append((path, info))
+    items = list(files.items())
 
     def hash_one(item: tuple[str, FileInfo]) -> tuple[str, str, str]:
         """sha256, md5 (if asked for) and why the file could not be read (else "")."""
@@ -72,8 +61,8 @@ def source_digests(
             return "", "", f"cannot read source file {item[0]!r}: {exc.strerror}"
         return digest, short, ""
 
-    hashed = map_spread(hash_one, misses, tuple[str, str, str])
-    for (path, info), result in zip(misses, hashed, strict=True):
+    hashed = map_spread(hash_one, items, tuple[str, str, str])
+    for (path, info), result in zip(items, hashed, strict=True):
         if result is None:
             raise SourceError(WORKER_LOST)
         digest, short, error = result
@@ -81,7 +70,7 @@ def source_digests(
             raise SourceError(error)
         out[path] = digest
         cache[path] = SourceRecord(info.size, info.mtime_ns, info.ino, digest, short)
-    return out, len(misses)
+    return out, len(items)
 
 
 def outputs_still(destination: Path, records: Mapping[str, OutputRecord]) -> bytes:
