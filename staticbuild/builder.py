@@ -344,7 +344,7 @@ class Builder:
         snapshot = self._snapshot
         assert snapshot is not None
         roots = [r.path for r in self.project.roots]
-        listings = [listing.files for listing in snapshot.listings]
+        listings = snapshot.infos.by_root
         originals = self._originals
         winners = snapshot.winners
         # One pass: a source whose stat matches its record is settled here; only the
