@@ -58,7 +58,6 @@ def map_spread(
     progress: Callable[[int], None] | None = None,
     fork_threshold: int | None = None,
     threads: bool = True,
-    chunk: int = 32,
 ) -> list[_R | None]:
     """``[fn(x) for x in items]`` on forked workers where that is safe and worth it (at
     least ``fork_threshold`` items, :data:`FORK_THRESHOLD` by default), else on threads
@@ -68,7 +67,7 @@ def map_spread(
     """
     threshold = FORK_THRESHOLD if fork_threshold is None else fork_threshold
     if len(items) >= threshold and can_fork():
-        return map_forked(fn, items, result_type, progress=progress, chunk=chunk)
+        return map_forked(fn, items, result_type, progress=progress)
     run = fn if progress is None else _counting(fn, progress)
     if not threads:
         return [run(item) for item in items]
