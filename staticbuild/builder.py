@@ -39,14 +39,19 @@ from staticbuild.project import Project
 from staticbuild.snapshot import Snapshot, SourceInfos
 from staticbuild.state import (
     OutputRecord,
+    Settled,
     State,
+    load_outputs,
     load_state,
     manifest_cache_of,
     mark_unfinished,
+    read_settled,
     save_state,
     set_manifest_cache,
     state_changed,
+    state_files,
     track,
+    write_settled,
 )
 
 if TYPE_CHECKING:
@@ -56,6 +61,8 @@ if TYPE_CHECKING:
 
 #: fewer recorded outputs than this are looked at in-process: a fork costs more
 STILL_FORK_THRESHOLD = 2000
+#: Bump when a plan comes to depend on more than the project and the sources' stats.
+INPUTS_KEY_VERSION = b"staticbuild-inputs/1"
 
 
 @dataclass
@@ -100,6 +107,8 @@ class Work:
     manifest_hashed: int = 0  # md5 computations for hashed names
     manifest_rewritten: int = 0  # CSS/JS files rewritten
     compressed: int = 0  # (content, encoding) compressions run
+    #: the plan was proved empty from stats alone: nothing collected, derived or decoded
+    proved_unchanged: bool = False
 
 
 class _Looked(NamedTuple):
@@ -120,6 +129,10 @@ class _Context:
     infos: SourceInfos
     blobs: dict[str, Blob] = field(default_factory=dict)
     derived: Derived | None = None
+    #: the key of a full plan's inputs (recorded when its apply finishes)
+    key: str | None = None
+    #: set when the plan was proved empty from the last apply's note
+    proved: Settled | None = None
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -147,15 +160,21 @@ def _gc_paused(method: _F) -> _F:
 
 
 class Builder:
+    """Plans and applies one project.
+
+    ``incremental``: this builder will be asked for plans of changed paths (the watcher),
+    so every full plan collects everything they build on, even when nothing changed.
+    """
+
     @_gc_paused
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, *, incremental: bool = False) -> None:
         self.project = project
         self.matcher = IgnoreMatcher(project.ignore_patterns)
         self.destination = project.destination_path
         self.state_dir = Path(project.state_dir)
-        self.state = load_state(self.state_dir, project.destination) or track(
-            State(destination=project.destination, finished=False)
-        )
+        self.incremental = incremental
+        self._state: State | None = None
+        self._settled = None if incremental else read_settled(self.state_dir)
         self._snapshot: Snapshot | None = None
         self._context: _Context | None = None
         self._originals: dict[str, Desired] = {}
@@ -167,20 +186,42 @@ class Builder:
         self._memo_key: str | None = None  # derived afresh under this key, not yet saved
         self.warnings: list[str] = []
 
+    @property
+    def state(self) -> State:
+        """The record, decoded the first time it is needed (a proved no-op never does)."""
+        if self._state is None:
+            self._state = load_state(self.state_dir, self.project.destination) or track(
+                State(destination=self.project.destination, finished=False)
+            )
+        return self._state
+
     # -- planning -------------------------------------------------------------------------
     @_gc_paused
     def plan(self, changed: frozenset[Path] | None = None, *, with_inputs: bool = False) -> Plan:
         """What apply would do; with ``changed``, only for the destination paths those affect."""
         full = self._snapshot is None or changed is None
-        records = self.state.outputs
+        provable = full and not with_inputs and not self.project.clear and not self.incremental
+        settled = self._settled if provable else None
+        if settled is not None:  # the child reads the records: this process may never need to
+            count = settled.records
+            look = functools.partial(self._outputs_still, self._state)
+        else:
+            records = self.state.outputs
+            count = len(records)
+            look = functools.partial(outputs_still, self.destination, records)
         # A full plan's other half: are the recorded outputs as they were left? A forked
         # child looks (an lstat each) while this process walks the sources.
         with Background(
-            lambda: outputs_still(self.destination, records),
-            bytes,
-            fork=full and not with_inputs and len(records) >= STILL_FORK_THRESHOLD,
+            look, bytes, fork=full and not with_inputs and count >= STILL_FORK_THRESHOLD
         ) as still:
-            return self._plan(full, changed, still, with_inputs)
+            return self._plan(full, changed, still, with_inputs, settled)
+
+    def _outputs_still(self, state: State | None) -> bytes:
+        if state is None:
+            return outputs_still(
+                self.destination, load_outputs(self.state_dir, self.project.destination)
+            )
+        return outputs_still(self.destination, state.outputs)
 
     def _plan(
         self,
@@ -188,12 +229,19 @@ class Builder:
         changed: frozenset[Path] | None,
         still: Background[bytes],
         with_inputs: bool,
+        settled: Settled | None,
     ) -> Plan:
         snapshot = self._snapshot
+        inputs_key = None
         if snapshot is None or changed is None:
             snapshot = self._snapshot = Snapshot(self.project.roots, self.matcher)
             self._originals = {}
             affected = set()  # everything: a full plan looks at every path anyway
+            inputs_key = self._inputs_key(snapshot)
+            if settled is not None and inputs_key == settled.key:
+                flags = still.result()
+                if len(flags) == settled.records and not flags.count(0):
+                    return self._proved_plan(settled, snapshot)
         else:
             affected = snapshot.refresh(changed)
         self.warnings = list(snapshot.warnings)
@@ -214,18 +262,43 @@ class Builder:
         self._memo_key = None if remembered else key
         desired, observed, decision, foreign = looked
         self.warnings.extend(derived.warnings)
-        plan = make_plan(
+        plan = self._make_plan(decision, collected=len(self._originals))
+        if with_inputs:
+            plan = msgspec.structs.replace(plan, inputs=self._inputs(desired, observed, foreign))
+        self._context = _Context(
+            plan, decision, desired, observed, snapshot.infos, derived.blobs, derived, inputs_key
+        )
+        return plan
+
+    def _make_plan(self, decision: Decision, *, collected: int) -> Plan:
+        return make_plan(
             decision,
             destination=self._display_destination(),
             storage=self.project.storage.kind,
             roots=[r.label for r in self.project.roots],
-            collected=len(self._originals),
+            collected=collected,
         )
-        if with_inputs:
-            plan = msgspec.structs.replace(plan, inputs=self._inputs(desired, observed, foreign))
-        self._context = _Context(
-            plan, decision, desired, observed, snapshot.infos, derived.blobs, derived
+
+    def _inputs_key(self, snapshot: Snapshot) -> str:
+        """The options and every source's stat, as one digest: while it and the outputs'
+        stats stay the same, so does the plan (stats vouch for content, as records do)."""
+        h = hashlib.sha256(INPUTS_KEY_VERSION)
+        h.update(msgspec.json.encode(msgspec.structs.replace(self.project, warnings=())))
+        encode = msgspec.msgpack.Encoder().encode
+        for files in snapshot.infos.by_root:
+            h.update(encode(files))  # each listing in walk order: a reordering only misses
+        return h.hexdigest()
+
+    def _proved_plan(self, settled: Settled, snapshot: Snapshot) -> Plan:
+        """The empty plan, proved by the last apply's note: nothing is collected or decoded."""
+        self.warnings = [*snapshot.warnings, *settled.warnings]
+        self.work.proved_unchanged = True
+        no_actions = Decision((), (), (), ())
+        plan = msgspec.structs.replace(
+            self._make_plan(no_actions, collected=settled.collected), unmodified=settled.desired
         )
+        self._context = _Context(plan, no_actions, {}, {}, snapshot.infos, proved=settled)
+        self._snapshot = None  # nothing collected: a later plan starts from a full one
         return plan
 
     def _derives(self) -> bool:
@@ -300,7 +373,10 @@ class Builder:
         records = self.state.outputs
         unchanged: list[str] = []
         if full and not with_inputs:  # a saved plan records what it saw at every path
-            unchanged, rest = unchanged_outputs(desired, records, still.result())
+            flags = still.result()
+            if len(flags) != len(records):  # the child read a record saved since: look again
+                flags = outputs_still(self.destination, records)
+            unchanged, rest = unchanged_outputs(desired, records, flags)
             scope = records.keys() - desired.keys()  # stale outputs
             scope.update(rest)
         elif full:
@@ -482,8 +558,15 @@ class Builder:
             plan = self._verify_saved(plan)
         context = self._context
         assert context is not None and context.plan is plan
+        if context.proved is not None:
+            self._context = None
+            return ApplyResult(
+                str(self.destination), self.project.link, unmodified=context.proved.originals
+            )
+        self._settled = None  # true again only once this apply has finished
         state = self.state
         records = state.outputs
+        recovering = not state.finished  # an interrupted apply's note is cleared by saving
         if plan.actions:
             state.finished = False
             mark_unfinished(self.state_dir)
@@ -515,7 +598,13 @@ class Builder:
         state.finished = outcome.error is None
         if outcome.error is None:
             self._record_derived(context)
-        if plan.actions or outcome.error or state_changed(state) or self._manifest_changed:
+        if (
+            plan.actions
+            or outcome.error
+            or recovering
+            or state_changed(state)
+            or self._manifest_changed
+        ):
             save_state(self.state_dir, state, manifest_changed=self._manifest_changed)
             self._manifest_changed = False
         self._context = None
@@ -525,7 +614,26 @@ class Builder:
         unmodified = context.decision.unmodified
         generated = context.derived.desired if context.derived else {}
         originals = len(unmodified) - len(generated.keys() & unmodified)
+        self._settle(context, len(generated))
         return self._result(plan, outcome.written, outcome.deleted, originals)
+
+    def _settle(self, context: _Context, generated: int) -> None:
+        """Note what this finished full apply left, for a later plan to prove a no-op by."""
+        if context.key is None:
+            return
+        desired = len(context.desired)
+        settled = Settled(
+            context.key,
+            collected=context.plan.collected,
+            desired=desired,
+            originals=desired - generated,
+            records=len(self.state.outputs),
+            warnings=context.derived.warnings if context.derived else (),
+            files=state_files(self.state_dir),
+        )
+        if settled != self._settled:
+            write_settled(self.state_dir, settled)
+        self._settled = settled
 
     def _present_files(self, context: _Context) -> dict[str, tuple[str, int]] | None:
         """Regular files left in place, by content: what generated files may link to."""

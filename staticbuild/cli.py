@@ -291,7 +291,7 @@ def watch(ctx: click.Context, serve: bool, insecure: bool, addr: str) -> None:
     spec_file = ctx.obj["spec_file"]
     code = run_watch(
         functools.partial(load_project, spec_file),
-        Builder,
+        functools.partial(Builder, incremental=True),
         serve=serve,
         insecure=insecure,
         addr=addr,

@@ -8,7 +8,7 @@ record is lost every file is treated as foreign until its content proves otherwi
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the manifest engine loads only when a plan derives hashed n
 STATE_VERSION = 1
 APPLYING = "applying"
 JOURNAL = "state.journal"
+SETTLED = "settled.msgpack"
 #: Past this size the journal is folded into a fresh state file on the next save.
 MAX_JOURNAL_BYTES = 4 << 20
 _V = TypeVar("_V")
@@ -83,6 +84,7 @@ def mark_unfinished(state_dir: Path) -> None:
     """Note, cheaply, that an apply is under way; a crash leaves the note for the next plan."""
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / APPLYING).touch()
+    (state_dir / SETTLED).unlink(missing_ok=True)
 
 
 def load_state(state_dir: Path, destination: str) -> State | None:
@@ -104,6 +106,85 @@ def load_state(state_dir: Path, destination: str) -> State | None:
     if (state_dir / APPLYING).exists():
         state.finished = False
     return state
+
+
+class _OutputsOnly(msgspec.Struct):
+    version: int = STATE_VERSION
+    destination: str = ""
+    outputs: dict[str, OutputRecord] = msgspec.field(default_factory=dict)
+
+
+def load_outputs(state_dir: Path, destination: str) -> dict[str, OutputRecord]:
+    """Only the output records of :func:`load_state`, in the same order (empty where it
+    would give None): what the outputs' look needs, without decoding the rest."""
+    try:
+        part = msgspec.msgpack.decode(state_file(state_dir).read_bytes(), type=_OutputsOnly)
+    except (OSError, msgspec.DecodeError):
+        return {}
+    if part.version != STATE_VERSION or part.destination != destination:
+        return {}
+    for frame in _frames(state_dir / JOURNAL):
+        try:
+            delta = msgspec.msgpack.decode(frame, type=_Delta)  # as _replay: same records
+        except msgspec.DecodeError:
+            break
+        _merge(part.outputs, delta.outputs)
+    return part.outputs
+
+
+class Settled(msgspec.Struct, frozen=True):
+    """What the last finished full apply left: the key of its inputs (the options and
+    every source's stat) and what a plan with nothing to do reports.
+
+    With it a plan can prove that nothing changed from stats alone, without decoding the
+    record or collecting: the same key, every recorded output still as recorded, and the
+    record itself untouched since (its files' stats are part of this note).
+    """
+
+    key: str
+    collected: int  # the plan's collected files
+    desired: int  # the outputs asked for; in a no-op, all of them are unmodified
+    originals: int  # of those, the collected files (what the summary counts)
+    records: int  # recorded outputs, each of which must still be as recorded
+    warnings: tuple[str, ...] = ()  # post-processing's warnings, shown again
+    files: tuple[tuple[int, int, int], ...] = ()  # the state files' (size, mtime, inode)
+
+
+def state_files(state_dir: Path) -> tuple[tuple[int, int, int], ...]:
+    out = []
+    for path in (state_file(state_dir), state_dir / JOURNAL):
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            out.append((-1, 0, 0))
+        else:
+            out.append((st.st_size, st.st_mtime_ns, st.st_ino))
+    return tuple(out)
+
+
+def write_settled(state_dir: Path, settled: Settled) -> None:
+    """Save ``settled``, whose ``files`` are :func:`state_files` after the state was saved."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=".settled-", dir=state_dir)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(msgspec.msgpack.encode(settled))
+        os.replace(tmp, state_dir / SETTLED)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_settled(state_dir: Path) -> Settled | None:
+    """The last full apply's note, if it finished and the record has not changed since."""
+    try:
+        settled = msgspec.msgpack.decode((state_dir / SETTLED).read_bytes(), type=Settled)
+    except (OSError, msgspec.DecodeError):
+        return None
+    if (state_dir / APPLYING).exists() or settled.files != state_files(state_dir):
+        return None
+    return settled
 
 
 class _Tracked(dict[str, _V]):
@@ -241,8 +322,8 @@ def _saved(state_dir: Path, state: State) -> None:
         (state_dir / APPLYING).unlink(missing_ok=True)
 
 
-def _replay(state: State, journal: Path) -> None:
-    """Apply journal entries in order; a torn last entry (a crash mid-append) is ignored."""
+def _frames(journal: Path) -> Iterator[bytes]:
+    """The journal's entries in order; a torn last entry (a crash mid-append) is left out."""
     try:
         data = journal.read_bytes()
     except FileNotFoundError:
@@ -253,11 +334,17 @@ def _replay(state: State, journal: Path) -> None:
         frame = data[at + 4 : at + 4 + size]
         if len(frame) < size:
             break
+        yield frame
+        at += 4 + size
+
+
+def _replay(state: State, journal: Path) -> None:
+    """Apply the journal's entries in order (up to the first that cannot be decoded)."""
+    for frame in _frames(journal):
         try:
             delta = msgspec.msgpack.decode(frame, type=_Delta)
         except msgspec.DecodeError:
             break
-        at += 4 + size
         state.finished = delta.finished
         state.history = delta.history
         if not isinstance(delta.manifest_cache, msgspec.UnsetType):
