@@ -110,14 +110,13 @@ def _run_stage(
     outcome's error."""
 
     def run(item: tuple[Action, str | None]) -> _Made:
-        action = item[0]
         try:
             record = make(*item)
         except StaticbuildError as exc:  # ApplyError, mostly: a source changed meanwhile
-            return _Made(action.path, error=exc.message)
+            return _Made(error=exc.message)
         except OSError as exc:
-            return _Made(action.path, error=_apply_error(exc, base).message)
-        return _Made(action.path, record)
+            return _Made(error=_apply_error(exc, base).message)
+        return _Made(record)
 
     results = map_spread(run, items, _Made, progress=progress)
     written, learnt, infos, roots = outcome.written, outcome.learnt, sources.infos, sources.roots
@@ -125,11 +124,11 @@ def _run_stage(
         result = results[index]
         results[index] = None  # freed as it is taken in: the peak holds one, not both
         if result is None:
-            result = _Made(item[0].path, error=WORKER_LOST)
+            result = _Made(error=WORKER_LOST)
         record = result.record
         if record is not None:
-            written[result.path] = record
             action = item[0]
+            written[action.path] = record
             if type(action) is Copy and not action.digest:  # the copy hashed its source
                 info = infos.get((action.root, action.source))
                 if info is not None:  # made here: the stat's ints and the digest are shared
@@ -141,9 +140,9 @@ def _run_stage(
 
 
 class _Made(msgspec.Struct, array_like=True, gc=False):
-    """What making one file gives: its record, or else why it failed."""
+    """What making one file gives: its record, or else why it failed (in the items'
+    order, so the path is the action's, not a copy of it sent back)."""
 
-    path: str
     record: OutputRecord | None = None
     error: str | None = None
 
