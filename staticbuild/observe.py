@@ -75,13 +75,14 @@ def hash_sources(
 
 def outputs_still(destination: Path, records: Mapping[str, OutputRecord]) -> bytes:
     """One flag per record, in the records' order: whether its path still holds the
-    regular file the record describes (same size, mtime and inode; one lstat each).
+    regular file (or, for a ``--link`` output, the symlink) the record describes: same
+    size, mtime and inode, one lstat each. (A symlink's target cannot change in place.)
 
     A no-op plan is this loop plus the source walk, so the planner runs it in a forked
     child (:class:`~staticbuild.parallel.Background`) while it walks.
     """
     lstat = os.lstat
-    isreg = stat.S_ISREG
+    isreg, islnk = stat.S_ISREG, stat.S_ISLNK
     try:
         base = os.open(destination, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:  # no destination yet: nothing is still there
@@ -89,8 +90,6 @@ def outputs_still(destination: Path, records: Mapping[str, OutputRecord]) -> byt
     flags = bytearray(len(records))
     try:
         for index, (path, record) in enumerate(records.items()):
-            if record.link is not None:
-                continue
             try:
                 st = lstat(path, dir_fd=base)  # relative to the open folder: a shorter lookup
             except OSError:
@@ -99,7 +98,7 @@ def outputs_still(destination: Path, records: Mapping[str, OutputRecord]) -> byt
                 st.st_mtime_ns == record.mtime_ns
                 and st.st_ino == record.ino
                 and st.st_size == record.size
-                and isreg(st.st_mode)
+                and (isreg if record.link is None else islnk)(st.st_mode)
             ):
                 flags[index] = 1
     finally:
@@ -123,6 +122,7 @@ def unchanged_outputs(
         and (want := get(path)) is not None
         and want.digest == record.digest
         and want.mode != "link"
+        and record.link is None  # a link's record is settled by its target, in full
     ]
     return unchanged, desired.keys() - unchanged
 

@@ -20,6 +20,7 @@ from tests.conftest import RunCli, small_site, tree, write
 
 STORAGES = {
     "plain": "",
+    "link": "link: true\n",
     "manifest": "storage: {kind: manifest}\n",
     "compressed": "storage: {kind: manifest, compress: [gzip, br]}\n",
 }
@@ -58,7 +59,23 @@ def test_a_noop_is_proved_and_reports_what_a_collecting_plan_reports(
     assert plan.actions == () and plan.unmodified > 0 and plan.collected == 3
     summary = proved.apply(plan).summary()
     assert summary == collecting.apply().summary()
-    assert summary == f"0 static files copied to '{tmp_path / 'out'}', 3 unmodified."
+    verb = "symlinked" if storage == "link" else "copied"
+    assert summary == f"0 static files {verb} to '{tmp_path / 'out'}', 3 unmodified."
+
+
+def test_a_symlink_replaced_by_a_copy_of_its_target_is_not_proved(tmp_path: Path) -> None:
+    spec = small_site(tmp_path, STORAGES["link"])
+    _fresh(spec).apply()
+    out = tmp_path / "out/js/app.js"
+    content = out.read_bytes()
+    out.unlink()
+    out.write_bytes(content)
+    b = _fresh(spec)
+    assert [a.path for a in b.plan().actions] == ["js/app.js"]
+    assert not b.work.proved_unchanged
+    b.apply()
+    assert out.is_symlink()
+    assert _fresh(spec).plan().actions == ()
 
 
 def test_warnings_are_shown_again_by_a_proved_noop(tmp_path: Path) -> None:
