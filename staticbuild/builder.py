@@ -19,11 +19,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 import msgspec
 
 from staticbuild.actions import Compress, Copy, Delete, Inputs, Link, Plan, Update, Write, op_of
-from staticbuild.blobs import Blob
 from staticbuild.errors import PlanError, StalePlanError
-from staticbuild.executor import Sources, execute
 from staticbuild.finders import FileInfo, IgnoreMatcher, Winner
-from staticbuild.memo import memo_key, recall, remember
 from staticbuild.observe import (
     blocked_parents,
     hash_sources,
@@ -34,7 +31,6 @@ from staticbuild.observe import (
 )
 from staticbuild.parallel import Background
 from staticbuild.planner import MISSING, Decision, Desired, Observed, decide, make_plan
-from staticbuild.postprocess import Derived, derive
 from staticbuild.project import Project
 from staticbuild.snapshot import Snapshot, SourceInfos
 from staticbuild.state import (
@@ -54,7 +50,9 @@ from staticbuild.state import (
     write_settled,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # loaded where used: a proved no-op needs none of them
+    from staticbuild.blobs import Blob
+    from staticbuild.postprocess import Derived
     from staticbuild.storage.compress import CompressCache
     from staticbuild.storage.manifest import ManifestCache
 
@@ -250,7 +248,11 @@ class Builder:
         # or while it is copied.
         lazy = not with_inputs and not self._needs_content()
         self._update_originals(None if full else affected, lazy=lazy)
-        key = memo_key(self.project, self._originals) if full and self._derives() else None
+        key = None
+        if full and self._derives():
+            from staticbuild.memo import memo_key
+
+            key = memo_key(self.project, self._originals)
         derived = self._recall(key)
         remembered = derived is not None
         if derived is None:
@@ -310,7 +312,12 @@ class Builder:
         return self.project.post_process and self.project.storage.kind == "manifest"
 
     def _recall(self, key: str | None) -> Derived | None:
-        memo = recall(self.state_dir, key) if key else None
+        if not key:
+            return None
+        from staticbuild.memo import recall
+        from staticbuild.postprocess import Derived
+
+        memo = recall(self.state_dir, key)
         if memo is None:
             return None
         return Derived(
@@ -328,6 +335,8 @@ class Builder:
         return self._decoded_cache
 
     def _derive(self) -> Derived:
+        from staticbuild.postprocess import derive
+
         roots = tuple(r.path for r in self.project.roots)
         compressed_before = self._compressor.stats.compressed if self._compressor else 0
         # md5s read with the sha256s: Django's hashed names need no second read.
@@ -570,6 +579,8 @@ class Builder:
         if plan.actions:
             state.finished = False
             mark_unfinished(self.state_dir)
+        from staticbuild.executor import Sources, execute
+
         outcome = execute(
             self.destination,
             plan.actions,
@@ -663,6 +674,8 @@ class Builder:
             self._decoded_cache = derived.manifest_cache
             self._manifest_changed = True
         if self._memo_key is not None:
+            from staticbuild.memo import remember
+
             remember(
                 self.state_dir, self._memo_key, derived.desired, derived.hashed, derived.warnings
             )

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -202,3 +205,28 @@ def test_the_forked_look_reads_the_record_itself(
     assert not b.work.proved_unchanged
     result = run_cli("-f", spec, "apply")
     assert "1 static file copied" in result.output
+
+
+def test_a_proved_noop_loads_only_what_it_uses(tmp_path: Path) -> None:
+    spec = small_site(tmp_path, STORAGES["compressed"])
+    _fresh(spec).apply()
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        from staticbuild.api import Builder, load_project
+        b = Builder(load_project({str(spec)!r}))
+        print(b.apply().summary(), b.work.proved_unchanged)
+        unused = ("staticbuild.executor", "staticbuild.postprocess", "staticbuild.memo",
+                  "staticbuild.storage.manifest", "staticbuild.storage.compress", "brotli",
+                  "pydantic", "ruamel.yaml", "tempfile", "concurrent.futures")
+        print(sorted(m for m in unused if m in sys.modules))
+        """
+    )
+    # Twice: the first run validates the spec afresh (the project cache is keyed by the
+    # interpreter's search path, which differs from this process's).
+    for _ in range(2):
+        out = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+    assert out[0].endswith("3 unmodified. True")
+    assert out[1] == "[]"
