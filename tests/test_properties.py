@@ -441,3 +441,74 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {
         p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
     }
+
+
+# -- (d) a no-op proved from stats is a true no-op ----------------------------------------
+
+_STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["write", "same-size", "touch", "delete", "tamper", "unlink", "apply"]),
+        st.sampled_from(["a.css", "b.js", "d/c.css", "d/e/f.txt"]),
+        st.sampled_from(["", "{kind: manifest}"]),
+    ),
+    min_size=1,
+    max_size=10,
+)
+
+
+@hsettings(PROPS, max_examples=40)
+@given(steps=_STEPS)
+def test_whatever_changed_an_apply_ends_where_a_fresh_one_does(
+    steps: list[tuple[str, str, str]],
+) -> None:
+    """Edits to sources (rewrites, same-size rewrites, touches, deletes) and to outputs,
+    with applies in between: an apply makes what a fresh apply makes, and the plan after
+    it is proved empty from stats alone. (An output someone else replaced is theirs
+    once it is no longer wanted: it stays, as in Django.)"""
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        src = base / "src"
+        for name in ("a.css", "b.js", "d/c.css"):
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            (src / name).write_text(f"/* {name} */\n")
+        storage = steps[0][2]
+        body = f"storage: {storage}\n" if storage else ""
+        spec = base / "staticbuild.yaml"
+        spec.write_text(f"version: 1\ndestination: out\nsources: [src]\n{body}")
+        Builder(load_project(spec)).apply()
+        tampered: set[str] = set()
+        for number, (what, name, _) in enumerate(steps):
+            source, output = src / name, base / "out" / name
+            if what in ("write", "same-size"):
+                source.parent.mkdir(parents=True, exist_ok=True)
+                text = f"/* {name} {number} */\n" if what == "write" else f"/* {name} */\n"
+                if what == "same-size" and source.exists():
+                    text = source.read_text().swapcase()
+                source.write_text(text)
+            elif what == "touch" and source.exists():
+                st_ = source.stat()
+                os.utime(source, ns=(st_.st_atime_ns, st_.st_mtime_ns + 1_000_000))
+            elif what == "delete":
+                source.unlink(missing_ok=True)
+            elif what == "tamper" and output.is_file():
+                output.unlink()  # replaced, as editors save: a hard-linked twin keeps its bytes
+                output.write_text("tampered")
+                tampered.add(name)
+            elif what == "unlink":
+                output.unlink(missing_ok=True)
+            elif what == "apply":
+                Builder(load_project(spec)).apply()
+        Builder(load_project(spec)).apply()
+        fresh = base / "fresh"
+        fresh.mkdir()
+        (fresh / "staticbuild.yaml").write_text(
+            f"version: 1\ndestination: out\nsources: [{src}]\n{body}"
+        )
+        Builder(load_project(fresh / "staticbuild.yaml")).apply()
+        made, expected = _files(base / "out"), _files(fresh / "out")
+        assert {p: made[p] for p in expected if p in made} == expected
+        assert {p: made[p] for p in made if p not in expected} == dict.fromkeys(
+            (p for p in made if p not in expected and p in tampered), b"tampered"
+        )
+        again = Builder(load_project(spec))
+        assert again.plan().actions == () and again.work.proved_unchanged
