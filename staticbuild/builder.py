@@ -231,6 +231,7 @@ class Builder:
     ) -> Plan:
         snapshot = self._snapshot
         inputs_key = None
+        self.work.proved_unchanged = False
         if snapshot is None or changed is None:
             snapshot = self._snapshot = Snapshot(self.project.roots, self.matcher)
             self._originals = {}

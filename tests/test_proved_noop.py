@@ -181,6 +181,7 @@ def test_a_plan_of_changed_paths_after_a_proved_one_collects_in_full(tmp_path: P
     assert b.work.proved_unchanged
     write(tmp_path / "assets/img/dot.png", b"\x89PNG changed")
     plan = b.plan(changed=frozenset({tmp_path / "assets/img/dot.png"}))
+    assert not b.work.proved_unchanged
     paths = {a.path for a in plan.actions}
     assert "img/dot.png" in paths
     assert any(p.startswith("css/site.") for p in paths)  # the CSS that names the image
