@@ -10,12 +10,12 @@ not remembered: if any derived output must be written, the caller derives for re
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
 
+from staticbuild.atomic import replace_file
 from staticbuild.planner import Desired
 from staticbuild.project import Project
 
@@ -70,16 +70,8 @@ def remember(
     """Save the derived outputs under ``key`` (atomically: a torn memo is just a miss)."""
     memo = DerivedMemo(key, dict(sorted(desired.items())), tuple(sorted(hashed)), warnings)
     state_dir.mkdir(parents=True, exist_ok=True)
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=".derived-", dir=state_dir)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(msgspec.msgpack.encode(memo))
-        os.replace(tmp, state_dir / MEMO_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    data = msgspec.msgpack.encode(memo)
+    replace_file(state_dir / MEMO_FILE, lambda write: write(data))
 
 
 def forget(state_dir: Path) -> None:

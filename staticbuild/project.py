@@ -12,6 +12,7 @@ from pathlib import Path
 
 import msgspec
 
+from staticbuild.atomic import replace_file
 from staticbuild.errors import SpecError
 
 #: Django's staticfiles app config ``ignore_patterns``.
@@ -130,11 +131,10 @@ def _to_cache(spec_file: Path, raw: bytes, overrides: Overrides, project: Projec
     folders = {r.path: os.path.isdir(r.path) for r in project.roots}
     entry = _CachedProject(_cache_key(raw, overrides), project, folders)
     target = _cache_file(spec_file)
+    data = msgspec.json.encode(entry)
     try:
         target.parent.mkdir(exist_ok=True)
-        tmp = target.with_name(f".project-{os.getpid()}.json")
-        tmp.write_bytes(msgspec.json.encode(entry))
-        os.replace(tmp, target)
+        replace_file(target, lambda write: write(data))
     except OSError:
         pass  # a read-only project folder only loses the cache
 

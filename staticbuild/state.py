@@ -7,13 +7,14 @@ record is lost every file is treated as foreign until its content proves otherwi
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
+
+from staticbuild.atomic import Write, replace_file
 
 if TYPE_CHECKING:  # the manifest engine loads only when a plan derives hashed names
     from staticbuild.storage.manifest import ManifestCache
@@ -164,16 +165,8 @@ def state_files(state_dir: Path) -> tuple[tuple[int, int, int], ...]:
 
 def write_settled(state_dir: Path, settled: Settled) -> None:
     """Save ``settled``, whose ``files`` are :func:`state_files` after the state was saved."""
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=".settled-", dir=state_dir)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(msgspec.msgpack.encode(settled))
-        os.replace(tmp, state_dir / SETTLED)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    data = msgspec.msgpack.encode(settled)
+    replace_file(state_dir / SETTLED, lambda write: write(data))
 
 
 def read_settled(state_dir: Path) -> Settled | None:
@@ -268,17 +261,8 @@ def save_state(state_dir: Path, state: State, *, manifest_changed: bool = True) 
                 fh.write(len(frame).to_bytes(4, "big") + frame)
             _saved(state_dir, state)
             return
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=".state-", dir=state_dir)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write_encoded(state, fh.write)
-        os.replace(tmp, state_file(state_dir))
-        journal.unlink(missing_ok=True)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_file(state_file(state_dir), lambda write: write_encoded(state, write))
+    journal.unlink(missing_ok=True)
     _saved(state_dir, state)
 
 
@@ -286,7 +270,7 @@ def save_state(state_dir: Path, state: State, *, manifest_changed: bool = True) 
 _PIECE = 4096
 
 
-def write_encoded(state: State, write: Callable[[bytes | memoryview], object]) -> None:
+def write_encoded(state: State, write: Write) -> None:
     """Write ``msgspec.msgpack.encode(state)`` in pieces, so that 100k records' bytes are
     never all in memory at once beside the records themselves (about 26 MB at 100k)."""
     encode = msgspec.msgpack.Encoder().encode

@@ -4,6 +4,7 @@ reloaded state is the saved one."""
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -48,3 +49,19 @@ def test_a_state_saved_whole_loads_back(tmp_path: Path) -> None:
     loaded = load_state(tmp_path, "/d")
     assert loaded is not None
     assert dict(loaded.outputs) == state.outputs and dict(loaded.sources) == state.sources
+
+
+def test_a_failed_replace_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    from staticbuild.atomic import replace_file
+
+    target = tmp_path / "state.msgpack"
+    replace_file(target, lambda write: write(b"old"))
+
+    def fail(write: Callable[[bytes], object]) -> None:
+        write(b"half of the n")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        replace_file(target, fail)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["state.msgpack"]
