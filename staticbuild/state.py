@@ -152,6 +152,8 @@ class Settled(msgspec.Struct, frozen=True):
 
 
 def state_files(state_dir: Path) -> tuple[tuple[int, int, int], ...]:
+    """The record files' (size, mtime, inode) now: every save changes one of them (a
+    rewrite is a new file, an append grows the journal)."""
     out = []
     for path in (state_file(state_dir), state_dir / JOURNAL):
         try:
