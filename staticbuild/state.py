@@ -124,11 +124,7 @@ def load_outputs(state_dir: Path, destination: str) -> dict[str, OutputRecord]:
         return {}
     if part.version != STATE_VERSION or part.destination != destination:
         return {}
-    for frame in _frames(state_dir / JOURNAL):
-        try:
-            delta = msgspec.msgpack.decode(frame, type=_Delta)  # as _replay: same records
-        except msgspec.DecodeError:
-            break
+    for delta in _deltas(state_dir / JOURNAL):  # as _replay: the same records
         _merge(part.outputs, delta.outputs)
     return part.outputs
 
@@ -308,8 +304,9 @@ def _saved(state_dir: Path, state: State) -> None:
         (state_dir / APPLYING).unlink(missing_ok=True)
 
 
-def _frames(journal: Path) -> Iterator[bytes]:
-    """The journal's entries in order; a torn last entry (a crash mid-append) is left out."""
+def _deltas(journal: Path) -> Iterator[_Delta]:
+    """The journal's entries in order, up to a torn last one (a crash mid-append) or the
+    first that cannot be decoded."""
     try:
         data = journal.read_bytes()
     except FileNotFoundError:
@@ -320,17 +317,17 @@ def _frames(journal: Path) -> Iterator[bytes]:
         frame = data[at + 4 : at + 4 + size]
         if len(frame) < size:
             break
-        yield frame
-        at += 4 + size
-
-
-def _replay(state: State, journal: Path) -> None:
-    """Apply the journal's entries in order (up to the first that cannot be decoded)."""
-    for frame in _frames(journal):
         try:
             delta = msgspec.msgpack.decode(frame, type=_Delta)
         except msgspec.DecodeError:
             break
+        yield delta
+        at += 4 + size
+
+
+def _replay(state: State, journal: Path) -> None:
+    """Apply the journal's entries in order."""
+    for delta in _deltas(journal):
         state.finished = delta.finished
         state.history = delta.history
         if not isinstance(delta.manifest_cache, msgspec.UnsetType):
