@@ -179,29 +179,41 @@ def read_settled(state_dir: Path) -> Settled | None:
 
 
 class _Tracked(dict[str, _V]):
-    """A dict that remembers which keys changed, so a save can write only those."""
+    """A dict that remembers which keys changed, so a save can write only those.
+
+    ``changed`` is None once most of the dict changed (a first apply fills it whole): the
+    save rewrites it then, and 100,000 keys need not be remembered one by one.
+    """
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.changed: set[str] = set()
+        self.changed: set[str] | None = set()
+
+    def _note(self, key: str) -> None:
+        if self.changed is not None:
+            self.changed.add(key)
 
     def __setitem__(self, key: str, value: _V) -> None:
-        self.changed.add(key)
+        self._note(key)
         super().__setitem__(key, value)
 
     def __delitem__(self, key: str) -> None:
-        self.changed.add(key)
+        self._note(key)
         super().__delitem__(key)
 
     def pop(self, key: str, *default: Any) -> Any:
-        self.changed.add(key)
+        self._note(key)
         return super().pop(key, *default)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         items = args[0] if len(args) == 1 and not kwargs and isinstance(args[0], dict) else None
         if items is None:
             items = dict(*args, **kwargs)
-        self.changed.update(items)
+        if self.changed is not None:
+            if len(self.changed) + len(items) > 4 * len(self) + 1024:
+                self.changed = None  # most of it: the save will write it whole
+            else:
+                self.changed.update(items)
         super().update(items)
 
 
@@ -220,7 +232,9 @@ def state_changed(state: State) -> bool:
     outputs, sources = state.outputs, state.sources
     if not isinstance(outputs, _Tracked) or not isinstance(sources, _Tracked):
         return True
-    return not state.finished or bool(outputs.changed or sources.changed)
+    return not state.finished or any(
+        records.changed is None or records.changed for records in (outputs, sources)
+    )
 
 
 def track(state: State) -> State:
@@ -239,6 +253,8 @@ def save_state(state_dir: Path, state: State, *, manifest_changed: bool = True) 
     if (
         isinstance(outputs, _Tracked)
         and isinstance(sources, _Tracked)
+        and outputs.changed is not None
+        and sources.changed is not None
         and state_file(state_dir).exists()
     ):
         size = len(outputs.changed) + len(sources.changed)
@@ -299,7 +315,7 @@ def _map_header(size: int) -> bytes:
 def _saved(state_dir: Path, state: State) -> None:
     for records in (state.outputs, state.sources):
         if isinstance(records, _Tracked):
-            records.changed.clear()
+            records.changed = set()
     if state.finished:
         (state_dir / APPLYING).unlink(missing_ok=True)
 

@@ -65,3 +65,22 @@ def test_a_failed_replace_keeps_the_old_file_and_leaves_no_temporary(tmp_path: P
         replace_file(target, fail)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["state.msgpack"]
+
+
+def test_changing_most_records_rewrites_the_file_and_a_small_change_is_journaled(
+    tmp_path: Path,
+) -> None:
+    save_state(tmp_path, _state(100, 100))
+    state = load_state(tmp_path, "/d")
+    assert state is not None
+    # A first apply's worth of new records: written whole, no journal entry.
+    state.outputs.update({f"q/{i}.js": OutputRecord(f"{i:064x}", i, i, i) for i in range(2000)})
+    save_state(tmp_path, state)
+    assert not (tmp_path / "state.journal").exists()
+    # Then one record: appended to the journal, and both load back.
+    state.outputs["p/1.css"] = OutputRecord("f" * 64, 5, 6, 7)
+    save_state(tmp_path, state)
+    assert (tmp_path / "state.journal").exists()
+    loaded = load_state(tmp_path, "/d")
+    assert loaded is not None
+    assert dict(loaded.outputs) == dict(state.outputs) and len(loaded.outputs) == 2100
