@@ -131,6 +131,12 @@ class _Context:
     key: str | None = None
     #: set when the plan was proved empty from the last apply's note
     proved: Settled | None = None
+    #: how many outputs the plan wants (kept when ``desired`` is released)
+    wanted: int = -1
+
+    def __post_init__(self) -> None:
+        if self.wanted < 0:
+            self.wanted = len(self.desired)
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -485,10 +491,8 @@ class Builder:
         originals = self._originals
         unknown = {
             dest: want
-            for dest, seen in observed.items()  # every path in scope, observed
-            if seen.kind != "missing"
-            and (want := originals.get(dest)) is not None
-            and not want.digest
+            for dest, seen in observed.items()  # every path in scope that holds something
+            if (want := originals.get(dest)) is not None and not want.digest
         }
         if not unknown:
             return
@@ -547,7 +551,9 @@ class Builder:
         self, desired: Mapping[str, Desired], observed: dict[str, Observed], foreign: list[str]
     ) -> Inputs:
         options = msgspec.json.encode(msgspec.structs.replace(self.project, warnings=()))
-        dest = {p: f"{o.kind}:{o.digest or o.target or ''}" for p, o in observed.items()}
+        # Every path in the plan's scope (wanted or recorded); observed leaves out the missing.
+        dest = dict.fromkeys(desired.keys() | self.state.outputs.keys(), "missing:")
+        dest.update((p, f"{o.kind}:{o.digest or o.target or ''}") for p, o in observed.items())
         dest.update(dict.fromkeys(foreign, "foreign"))
         return Inputs(
             spec=self.project.spec_digest,
@@ -582,15 +588,18 @@ class Builder:
             mark_unfinished(self.state_dir)
         from staticbuild.executor import Sources, execute
 
+        sources = Sources(
+            tuple(r.path for r in self.project.roots),
+            context.infos,
+            context.blobs,
+            self._present_files(context) if self.project.hard_links else None,
+        )
+        if not self.incremental:
+            self._release_wants(context)
         outcome = execute(
             self.destination,
             plan.actions,
-            Sources(
-                tuple(r.path for r in self.project.roots),
-                context.infos,
-                context.blobs,
-                self._present_files(context) if self.project.hard_links else None,
-            ),
+            sources,
             durable=self.project.durable,
             progress=progress,
         )
@@ -629,11 +638,20 @@ class Builder:
         self._settle(context, len(generated))
         return self._result(plan, outcome.written, outcome.deleted, originals)
 
+    def _release_wants(self, context: _Context) -> None:
+        """Let go of the plan's per-file wants (the actions carry what the apply needs):
+        at 100,000 files they are a sixth of a cold apply's peak memory. The next plan of
+        this builder is then a full one, which collects them afresh."""
+        context.wanted = len(context.desired)
+        context.desired = {path: context.desired[path] for path in context.decision.adopt}
+        self._originals = {}
+        self._snapshot = None
+
     def _settle(self, context: _Context, generated: int) -> None:
         """Note what this finished full apply left, for a later plan to prove a no-op by."""
         if context.key is None:
             return
-        desired = len(context.desired)
+        desired = context.wanted
         settled = Settled(
             context.key,
             collected=context.plan.collected,

@@ -130,10 +130,12 @@ def unchanged_outputs(
 def observe_destination(
     destination: Path, paths: Collection[str], records: Mapping[str, OutputRecord]
 ) -> dict[str, Observed]:
-    """What is at each destination path; files not vouched for by a record are hashed."""
+    """What is at each destination path that holds something (an absent path is missing:
+    a cold apply's 100,000 entries would say only that); files not vouched for by a record
+    are hashed."""
     base = str(destination)
     if not os.path.isdir(base):  # a first apply: nothing there yet
-        return dict.fromkeys(paths, MISSING)
+        return {}
     seen: dict[str, Observed] = {}
     unvouched: list[str] = []
     get = records.get
@@ -144,12 +146,11 @@ def observe_destination(
         if there is None:
             there = folders[folder] = os.path.isdir(f"{base}/{folder}")
         if not there:  # a cold apply's usual case: nothing to stat below a missing folder
-            seen[path] = MISSING
             continue
         found = _observe(base, path, get(path))
         if found is None:
             unvouched.append(path)
-        else:
+        elif found is not MISSING:
             seen[path] = found
     for path, found in zip(
         unvouched, map_chunked(lambda p: _hash(base, p), unvouched), strict=True

@@ -191,6 +191,17 @@ def test_saved_plan_applies_and_refuses_when_inputs_change(run_cli: RunCli, proj
     assert "the spec file" in run_cli("-f", project, "apply", saved).stderr
 
 
+def test_a_saved_plan_records_wanted_paths_that_are_missing(run_cli: RunCli, project: Path) -> None:
+    """Absent paths are inputs too: the plan file says so, as plans of older versions did."""
+    assert run_cli("-f", project, "apply").exit_code == 0
+    (project.parent / "out/app.js").unlink()
+    saved = project.parent / "plan.json"
+    assert run_cli("-f", project, "plan", "--out", saved).exit_code == 0
+    inputs = json.loads(saved.read_text())["inputs"]["destination"]
+    assert inputs["app.js"] == "missing:"
+    assert inputs["css/site.css"].startswith("file:")
+
+
 def test_folder_where_a_file_must_go_is_a_clear_error(run_cli: RunCli, project: Path) -> None:
     (project.parent / "out/app.js").mkdir(parents=True)
     result = run_cli("-f", project, "apply")
@@ -283,3 +294,26 @@ def test_the_command_exits_fast_with_its_output_and_status_intact(demo: Path) ->
     assert run("apply", "missing-plan.json").returncode == 1
     usage = run("apply", "--no-such-flag")
     assert usage.returncode == 2 and "no-such-flag" in usage.stderr
+
+
+def test_a_builder_that_applied_plans_the_changed_paths_in_full(tmp_path: Path) -> None:
+    """A one-shot builder lets go of its per-file wants when it applies (they are most of
+    a large apply's memory), so a later plan, even one given the changed paths, looks at
+    everything again instead of building on what it no longer holds."""
+    write(tmp_path / "a/css/site.css", "a-site")
+    write(tmp_path / "a/app.js", "a-app")
+    write(tmp_path / "b/app.js", "b-app")
+    spec = make_spec(tmp_path, "sources: [a, b]\n")
+    builder = Builder(load_project(spec))
+    builder.apply(builder.plan())
+    write(tmp_path / "a/css/site.css", "a-site, edited")
+    (tmp_path / "a/app.js").unlink()  # not reported: b's app.js now wins
+    plan = builder.plan(frozenset({tmp_path / "a/css/site.css"}))
+    assert sorted((type(a).__name__, a.path) for a in plan.actions) == [
+        ("Update", "app.js"),
+        ("Update", "css/site.css"),
+    ]
+    assert plan.collected == 2
+    builder.apply(plan)
+    assert (tmp_path / "out/app.js").read_text() == "b-app"
+    assert builder.plan().actions == ()
