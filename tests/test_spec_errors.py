@@ -148,3 +148,41 @@ def test_demo_spec_is_valid_against_the_schema() -> None:
 
     data = YAML(typ="safe").load((ROOT / "staticbuild.yaml").read_text(encoding="utf-8"))
     jsonschema.validate(data, json.loads(schema_text()))
+
+
+def test_the_spec_is_validated_in_a_child_and_its_errors_reported_here(tmp_path: Path) -> None:
+    """pydantic and ruamel.yaml (13 MB) load only in a forked child, so a large apply does
+    not carry them; a bad spec still fails here, with the same message."""
+    import subprocess
+    import sys
+    import textwrap
+
+    write(tmp_path / "assets/a.css", "a")
+    spec = tmp_path / "staticbuild.yaml"
+    spec.write_text(GOOD + "ignore: ['*.scss']\n")
+    bad = tmp_path / "bad" / "staticbuild.yaml"
+    write(bad, GOOD + "colour: blue\n")
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        from staticbuild.api import load_project
+        from staticbuild.errors import SpecError
+        from staticbuild.parallel import can_fork
+        project = load_project({str(spec)!r})
+        print(can_fork(), "pydantic" in sys.modules, "ruamel.yaml" in sys.modules)
+        print(project.ignore_patterns, [r.label for r in project.roots])
+        try:
+            load_project({str(bad)!r})
+        except SpecError as exc:
+            print(str(exc).splitlines()[0])
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    forked, pydantic, ruamel = out[0].split()
+    if forked == "True":
+        assert (pydantic, ruamel) == ("False", "False")
+    assert out[1] == "('*.scss', '*~', '.*', 'CVS') ['assets']"
+    assert "unknown key 'colour'" in out[2] and "staticbuild.yaml" in out[2]
+    assert (tmp_path / ".staticbuild" / "project.json").exists()
