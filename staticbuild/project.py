@@ -96,42 +96,75 @@ class _CachedProject(msgspec.Struct):
     key: str
     project: Project
     folders: dict[str, bool]  # every resolved folder and whether it existed
+    #: the interpreter's search path (a digest), when ``package:`` apps were found on it
+    search_path: str = ""
+
+
+#: Entries kept in the cache: ``staticbuild`` and ``python -m staticbuild`` (or two
+#: virtualenvs) search different paths, and alternating between them should not validate
+#: the spec every time.
+_CACHE_ENTRIES = 4
 
 
 def _cache_key(raw: bytes, overrides: Overrides) -> str:
     import hashlib
     import sys
 
-    parts = [raw, msgspec.json.encode(overrides), sys.executable.encode(), repr(sys.path).encode()]
+    parts = [raw, msgspec.json.encode(overrides), sys.executable.encode()]
     return hashlib.sha256(b"\0".join(parts)).hexdigest()
+
+
+def _search_path(project: Project) -> str:
+    """What package resolution depended on: the search path, if any app is a package."""
+    if not any(root.label.startswith("package:") for root in project.roots):
+        return ""
+    import hashlib
+    import sys
+
+    return hashlib.sha256(repr(sys.path).encode()).hexdigest()
 
 
 def _cache_file(spec_file: Path) -> Path:
     return spec_file.parent / STATE_DIR_NAME / "project.json"
 
 
+def _cached_entries(spec_file: Path) -> list[_CachedProject]:
+    try:
+        data = _cache_file(spec_file).read_bytes()
+        return msgspec.json.decode(data, type=list[_CachedProject])
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        return []
+
+
 def _from_cache(spec_file: Path, raw: bytes, overrides: Overrides) -> Project | None:
     """The project validated last time for these exact spec bytes, if the disk agrees.
 
-    Validation imports pydantic and ruamel.yaml (most of a no-op apply's start-up); the
-    cache is keyed by the spec's bytes, the overrides and the interpreter's search path.
+    Validation imports pydantic and ruamel.yaml (most of a no-op apply's start-up); an
+    entry is keyed by the spec's bytes, the overrides and the interpreter, and, when the
+    spec names packages, by the interpreter's search path as well.
     """
-    try:
-        cached = msgspec.json.decode(_cache_file(spec_file).read_bytes(), type=_CachedProject)
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
-        return None
-    if cached.key != _cache_key(raw, overrides) or cached.project.spec_path != str(spec_file):
-        return None
-    if any(os.path.isdir(folder) != existed for folder, existed in cached.folders.items()):
-        return None
-    return cached.project
+    key = _cache_key(raw, overrides)
+    for cached in _cached_entries(spec_file):
+        if cached.key != key or cached.project.spec_path != str(spec_file):
+            continue
+        if cached.search_path and cached.search_path != _search_path(cached.project):
+            continue
+        if any(os.path.isdir(folder) != existed for folder, existed in cached.folders.items()):
+            continue
+        return cached.project
+    return None
 
 
 def _to_cache(spec_file: Path, raw: bytes, overrides: Overrides, project: Project) -> None:
     folders = {r.path: os.path.isdir(r.path) for r in project.roots}
-    entry = _CachedProject(_cache_key(raw, overrides), project, folders)
+    entry = _CachedProject(_cache_key(raw, overrides), project, folders, _search_path(project))
+    others = [
+        e
+        for e in _cached_entries(spec_file)
+        if (e.key, e.search_path) != (entry.key, entry.search_path)
+    ]
+    data = msgspec.json.encode([entry, *others][:_CACHE_ENTRIES])
     target = _cache_file(spec_file)
-    data = msgspec.json.encode(entry)
     try:
         target.parent.mkdir(exist_ok=True)
         replace_file(target, lambda write: write(data))

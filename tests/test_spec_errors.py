@@ -186,3 +186,37 @@ def test_the_spec_is_validated_in_a_child_and_its_errors_reported_here(tmp_path:
     assert out[1] == "('*.scss', '*~', '.*', 'CVS') ['assets']"
     assert "unknown key 'colour'" in out[2] and "staticbuild.yaml" in out[2]
     assert (tmp_path / ".staticbuild" / "project.json").exists()
+
+
+@pytest.mark.parametrize("packages", [False, True])
+def test_the_validated_spec_is_reused_across_interpreters_search_paths(
+    tmp_path: Path, packages: bool
+) -> None:
+    """``staticbuild`` and ``python -m staticbuild`` search different paths. The cache of
+    the validated spec tells them apart only when the spec names packages (found on that
+    path), and keeps an entry for each, so alternating between them validates nothing."""
+    import os
+    import subprocess
+    import sys
+
+    write(tmp_path / "assets/a.css", "a")
+    write(tmp_path / "pkgs/mypkg/__init__.py", "")
+    write(tmp_path / "pkgs/mypkg/static/mypkg/b.css", "b")
+    spec = tmp_path / "staticbuild.yaml"
+    spec.write_text(GOOD + ("apps: [{package: mypkg}]\n" if packages else ""))
+    code = f"from staticbuild.api import load_project; load_project({str(spec)!r})\n"
+    script = write(tmp_path / "scripts/load.py", code)
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'pkgs'}{os.pathsep}{ROOT}"}
+    cache = tmp_path / ".staticbuild" / "project.json"
+
+    def load(how: str) -> tuple[int, int]:
+        """Load the spec from a fresh interpreter; the cache file's identity (new if written)."""
+        argv = [sys.executable, "-c", code] if how == "-c" else [sys.executable, str(script)]
+        subprocess.run(argv, env=env, check=True, cwd=tmp_path)
+        st = cache.stat()
+        return st.st_ino, st.st_mtime_ns
+
+    first = load("-c")
+    second = load("script")
+    assert (second != first) == packages  # a second entry only when packages were resolved
+    assert load("-c") == load("script") == second  # both cached: nothing validated again
