@@ -131,12 +131,8 @@ class _Context:
     key: str | None = None
     #: set when the plan was proved empty from the last apply's note
     proved: Settled | None = None
-    #: how many outputs the plan wants (kept when ``desired`` is released)
-    wanted: int = -1
-
-    def __post_init__(self) -> None:
-        if self.wanted < 0:
-            self.wanted = len(self.desired)
+    #: how many outputs the plan wants (``desired`` may be let go of before the end)
+    wanted: int = 0
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -275,7 +271,15 @@ class Builder:
         if with_inputs:
             plan = msgspec.structs.replace(plan, inputs=self._inputs(desired, observed, foreign))
         self._context = _Context(
-            plan, decision, desired, observed, snapshot.infos, derived.blobs, derived, inputs_key
+            plan,
+            decision,
+            desired,
+            observed,
+            snapshot.infos,
+            derived.blobs,
+            derived,
+            inputs_key,
+            wanted=len(desired),
         )
         return plan
 
@@ -640,9 +644,8 @@ class Builder:
 
     def _release_wants(self, context: _Context) -> None:
         """Let go of the plan's per-file wants (the actions carry what the apply needs):
-        at 100,000 files they are a sixth of a cold apply's peak memory. The next plan of
-        this builder is then a full one, which collects them afresh."""
-        context.wanted = len(context.desired)
+        about 15 MB at 100,000 files, while the records the apply makes take their place.
+        The next plan of this builder is then a full one, which collects them afresh."""
         context.desired = {path: context.desired[path] for path in context.decision.adopt}
         self._originals = {}
         self._snapshot = None
