@@ -20,7 +20,7 @@ import msgspec
 
 from staticbuild.actions import Compress, Copy, Delete, Inputs, Link, Plan, Update, Write, op_of
 from staticbuild.errors import PlanError, StalePlanError
-from staticbuild.finders import FileInfo, IgnoreMatcher, Winner
+from staticbuild.finders import FileInfo, IgnoreMatcher
 from staticbuild.observe import (
     blocked_parents,
     hash_sources,
@@ -134,6 +134,9 @@ class _Context:
     #: how many outputs the plan wants (``desired`` may be let go of before the end)
     wanted: int = 0
 
+
+#: the fields after ``target`` of a collected file's Desired, as its defaults give them
+_PLAIN = (Desired._field_defaults["category"], Desired._field_defaults["encoding"])
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -454,15 +457,13 @@ class Builder:
         missed: list[tuple[str, int, str, str, FileInfo]] = []
         if affected is None:
             originals.clear()
-            pairs: Iterable[tuple[str, Winner | None]] = winners.pairs()
+            triples: Iterable[tuple[str, int, str]] = winners.triples()
         else:
             for dest in affected:
                 originals.pop(dest, None)
-            pairs = ((dest, winners.get(dest)) for dest in affected)
-        for dest, w in pairs:
-            if w is None:
-                continue
-            root, rel = w
+            triples = ((dest, *w) for dest in affected if (w := winners.get(dest)) is not None)
+        want = tuple.__new__  # Desired(...) without its Python-level __new__: a call per file
+        for dest, root, rel in triples:
             path = f"{roots[root]}/{rel}"
             info = listings[root][rel]
             record = get(path)
@@ -473,14 +474,15 @@ class Builder:
                 and record.size == info.size
                 and (record.md5 or not md5)
             ):
-                originals[dest] = Desired(
-                    record.digest, info.size, mode, root, rel, path if link else None
-                )
+                digest = record.digest
             elif lazy:  # hashed later, if at all: while copied, or to compare
-                originals[dest] = Desired("", info.size, mode, root, rel, path if link else None)
+                digest = ""
             else:
                 misses[path] = info
                 missed.append((dest, root, rel, path, info))
+                continue
+            target = path if link else None
+            originals[dest] = want(Desired, (digest, info.size, mode, root, rel, target, *_PLAIN))
         digests, self.work.sources_hashed = hash_sources(misses, records, md5=md5)
         for dest, root, rel, path, info in missed:
             target = path if link else None

@@ -186,13 +186,14 @@ class Winners(Mapping[str, Winner]):
         raise KeyError(dest)
 
     def __iter__(self) -> Iterator[str]:
-        return (dest for dest, _ in self.pairs())
+        return (dest for dest, _, _ in self.triples())
 
     def __len__(self) -> int:
-        return sum(1 for _ in self.pairs())
+        return sum(1 for _ in self.triples())
 
-    def pairs(self) -> Iterator[tuple[str, Winner]]:
-        """Every (destination path, winner), in search order."""
+    def triples(self) -> Iterator[tuple[str, int, str]]:
+        """Every (destination path, winning root's index, its root-relative path), in
+        search order: plain tuples, since a full plan makes one per file."""
         seen: set[str] = set()
         many = len(self._files) > 1
         for index, (root, files) in enumerate(zip(self._roots, self._files, strict=True)):
@@ -203,7 +204,7 @@ class Winners(Mapping[str, Winner]):
                     if dest in seen:
                         continue
                     seen.add(dest)
-                yield dest, Winner(index, rel)
+                yield dest, index, rel
 
 
 def find_all(roots: Sequence[Root], ignore: IgnoreMatcher, path: str) -> Iterator[tuple[Root, str]]:
