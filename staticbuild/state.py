@@ -181,8 +181,9 @@ def read_settled(state_dir: Path) -> Settled | None:
 class _Tracked(dict[str, _V]):
     """A dict that remembers which keys changed, so a save can write only those.
 
-    ``changed`` is None once most of the dict changed (a first apply fills it whole): the
-    save rewrites it then, and 100,000 keys need not be remembered one by one.
+    ``changed`` is None once the changes outnumber four times what the dict held (a first
+    apply fills it from empty): the save rewrites it whole then, by the rule of
+    :func:`save_state`, so 100,000 keys need not be remembered one by one.
     """
 
     def __init__(self, *args: Any) -> None:
@@ -211,7 +212,7 @@ class _Tracked(dict[str, _V]):
             items = dict(*args, **kwargs)
         if self.changed is not None:
             if len(self.changed) + len(items) > 4 * len(self) + 1024:
-                self.changed = None  # most of it: the save will write it whole
+                self.changed = None  # the save will write it whole
             else:
                 self.changed.update(items)
         super().update(items)
