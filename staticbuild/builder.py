@@ -44,6 +44,7 @@ from staticbuild.state import (
     read_settled,
     save_state,
     set_manifest_cache,
+    source_records,
     state_changed,
     state_files,
     track,
@@ -355,7 +356,7 @@ class Builder:
         compressed_before = self._compressor.stats.compressed if self._compressor else 0
         # md5s read with the sha256s: Django's hashed names need no second read.
         hints = (
-            {r.digest: r.md5 for r in self.state.sources.values() if r.md5}
+            {r.digest: r.md5 for rs in self.state.sources.values() for r in rs.values() if r.md5}
             if self._hashes_names()
             else None
         )
@@ -448,8 +449,7 @@ class Builder:
         winners = snapshot.winners
         # One pass: a source whose stat matches its record is settled here; only the
         # rest (new or changed files) go on to be hashed.
-        records = self.state.sources
-        get = records.get
+        records = [source_records(self.state, root) for root in roots]
         md5 = self._hashes_names()
         link = self.project.link
         mode = "link" if link else "copy"
@@ -464,9 +464,8 @@ class Builder:
             triples = ((dest, *w) for dest in affected if (w := winners.get(dest)) is not None)
         want = tuple.__new__  # Desired(...) without its Python-level __new__: a call per file
         for dest, root, rel in triples:
-            path = f"{roots[root]}/{rel}"
             info = listings[root][rel]
-            record = get(path)
+            record = records[root].get(rel)
             if (
                 record is not None
                 and record.mtime_ns == info.mtime_ns
@@ -478,15 +477,17 @@ class Builder:
             elif lazy:  # hashed later, if at all: while copied, or to compare
                 digest = ""
             else:
+                path = f"{roots[root]}/{rel}"
                 misses[path] = info
                 missed.append((dest, root, rel, path, info))
                 continue
-            target = path if link else None
+            target = f"{roots[root]}/{rel}" if link else None
             originals[dest] = want(Desired, (digest, info.size, mode, root, rel, target, *_PLAIN))
-        digests, self.work.sources_hashed = hash_sources(misses, records, md5=md5)
+        fresh, self.work.sources_hashed = hash_sources(misses, md5=md5)
         for dest, root, rel, path, info in missed:
+            record = records[root][rel] = fresh[path]
             target = path if link else None
-            originals[dest] = Desired(digests[path], info.size, mode, root, rel, target)
+            originals[dest] = Desired(record.digest, info.size, mode, root, rel, target)
 
     def _hash_compared(self, observed: Mapping[str, Observed]) -> None:
         """Digests for the unknown sources whose destination exists: only content can tell
@@ -504,10 +505,12 @@ class Builder:
             return
         paths = {dest: f"{roots[w.root].path}/{w.origin}" for dest, w in unknown.items()}
         files = {paths[dest]: snapshot.infos[w.root, w.origin] for dest, w in unknown.items()}
-        digests, hashed = hash_sources(files, self.state.sources)
+        fresh, hashed = hash_sources(files)
         self.work.sources_hashed += hashed
         for dest, want in unknown.items():
-            self._originals[dest] = want._replace(digest=digests[paths[dest]])
+            record = fresh[paths[dest]]
+            source_records(self.state, roots[want.root].path)[want.origin] = record
+            self._originals[dest] = want._replace(digest=record.digest)
 
     def _compress_cache(self) -> CompressCache | None:
         if not self.project.storage.compress:
@@ -610,7 +613,8 @@ class Builder:
             progress=progress,
         )
         records.update(outcome.written)
-        self.state.sources.update(outcome.learnt)  # digests the copies computed
+        for root, learnt in outcome.learnt.items():  # digests the copies computed
+            source_records(state, root).update(learnt)
         outcome.learnt.clear()
         for path in outcome.deleted:
             records.pop(path, None)

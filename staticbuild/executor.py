@@ -47,8 +47,9 @@ class Outcome:
     written: dict[str, OutputRecord] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
     error: ApplyError | None = None
-    #: digests of sources that copies hashed on the way (their plan did not know them)
-    learnt: dict[str, SourceRecord] = field(default_factory=dict)
+    #: digests of sources that copies hashed on the way (their plan did not know them),
+    #: by root folder and root-relative path, as the state keeps them
+    learnt: dict[str, dict[str, SourceRecord]] = field(default_factory=dict)
 
 
 def execute(
@@ -132,7 +133,7 @@ def _run_stage(
             if type(action) is Copy and not action.digest:  # the copy hashed its source
                 info = infos.get((action.root, action.source))
                 if info is not None:  # made here: the stat's ints and the digest are shared
-                    learnt[f"{roots[action.root]}/{action.source}"] = SourceRecord(
+                    learnt.setdefault(roots[action.root], {})[action.source] = SourceRecord(
                         info.size, info.mtime_ns, info.ino, record.digest
                     )
         elif outcome.error is None and result.error is not None:

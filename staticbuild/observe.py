@@ -39,18 +39,12 @@ def _both_digests(path: str) -> tuple[str, str]:
 
 
 def hash_sources(
-    files: Mapping[str, FileInfo],
-    cache: dict[str, SourceRecord],
-    *,
-    md5: bool = False,
-) -> tuple[dict[str, str], int]:
-    """Digest of each absolute source path (files whose record could not vouch for them),
-    and how many files were read to get them.
-
-    Each digest is recorded in ``cache`` with the stat it was read under; with ``md5``
-    the record also gets the file's md5 (for hashed names) from the same read.
-    """
-    out: dict[str, str] = {}
+    files: Mapping[str, FileInfo], *, md5: bool = False
+) -> tuple[dict[str, SourceRecord], int]:
+    """A record of each absolute source path (files whose record could not vouch for
+    them): its digest with the stat it was read under, and with ``md5`` the file's md5
+    (for hashed names) from the same read; and how many files were read."""
+    out: dict[str, SourceRecord] = {}
     items = list(files.items())
 
     def hash_one(item: tuple[str, FileInfo]) -> tuple[str, str, str]:
@@ -68,8 +62,7 @@ def hash_sources(
         digest, short, error = result
         if error:
             raise SourceError(error)
-        out[path] = digest
-        cache[path] = SourceRecord(info.size, info.mtime_ns, info.ino, digest, short)
+        out[path] = SourceRecord(info.size, info.mtime_ns, info.ino, digest, short)
     return out, len(items)
 
 

@@ -7,7 +7,7 @@ record is lost every file is treated as foreign until its content proves otherwi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,7 +19,7 @@ from staticbuild.atomic import Write, replace_file
 if TYPE_CHECKING:  # the manifest engine loads only when a plan derives hashed names
     from staticbuild.storage.manifest import ManifestCache
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 APPLYING = "applying"
 JOURNAL = "state.journal"
 SETTLED = "settled.msgpack"
@@ -56,7 +56,9 @@ class State(msgspec.Struct):
     destination: str = ""
     finished: bool = True
     outputs: dict[str, OutputRecord] = msgspec.field(default_factory=dict)
-    sources: dict[str, SourceRecord] = msgspec.field(default_factory=dict)
+    #: by source root (its absolute folder), then root-relative path: the keys are the
+    #: walk's own strings, not one new path string per file
+    sources: dict[str, dict[str, SourceRecord]] = msgspec.field(default_factory=dict)
     #: the manifest engine's cache (``ManifestCache | None``), kept encoded: a no-op apply
     #: never needs it (see :func:`manifest_cache_of`)
     manifest_cache: msgspec.Raw = msgspec.field(default_factory=lambda: _NONE)
@@ -223,25 +225,39 @@ class _Delta(msgspec.Struct, omit_defaults=True):
 
     finished: bool
     outputs: dict[str, OutputRecord | None]
-    sources: dict[str, SourceRecord | None]
+    sources: dict[str, dict[str, SourceRecord | None]]
     history: list[list[str]]
     manifest_cache: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
 
 
+def source_records(state: State, root: str) -> dict[str, SourceRecord]:
+    """The records of the sources below ``root`` (an absolute folder), kept in ``state``."""
+    records = state.sources.get(root)
+    if records is None:
+        records = state.sources[root] = _Tracked()
+    return records
+
+
+def _tracked(state: State) -> list[_Tracked[Any]] | None:
+    """Every record dict of ``state``, if each remembers its changes."""
+    every = [state.outputs, *state.sources.values()]
+    return every if all(isinstance(records, _Tracked) for records in every) else None  # type: ignore[return-value]
+
+
 def state_changed(state: State) -> bool:
     """Whether anything was changed since the last save (always, for an untracked state)."""
-    outputs, sources = state.outputs, state.sources
-    if not isinstance(outputs, _Tracked) or not isinstance(sources, _Tracked):
+    tracked = _tracked(state)
+    if tracked is None:
         return True
     return not state.finished or any(
-        records.changed is None or records.changed for records in (outputs, sources)
+        records.changed is None or records.changed for records in tracked
     )
 
 
 def track(state: State) -> State:
     """Make ``state`` remember its changes (done on load and on creation)."""
     state.outputs = _Tracked(state.outputs)
-    state.sources = _Tracked(state.sources)
+    state.sources = {root: _Tracked(records) for root, records in state.sources.items()}
     return state
 
 
@@ -249,25 +265,27 @@ def save_state(state_dir: Path, state: State, *, manifest_changed: bool = True) 
     """Record ``state``: append what changed to the journal, or rewrite it whole when the
     journal has grown, so a save costs what changed, not what exists."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    outputs, sources = state.outputs, state.sources
     journal = state_dir / JOURNAL
+    tracked = _tracked(state)
     if (
-        isinstance(outputs, _Tracked)
-        and isinstance(sources, _Tracked)
-        and outputs.changed is not None
-        and sources.changed is not None
+        tracked is not None
+        and all(records.changed is not None for records in tracked)
         and state_file(state_dir).exists()
     ):
-        size = len(outputs.changed) + len(sources.changed)
+        size = sum(len(records.changed or ()) for records in tracked)
         try:
             logged = journal.stat().st_size
         except FileNotFoundError:
             logged = 0
-        if size * 4 < len(outputs) + len(sources) + 64 and logged < MAX_JOURNAL_BYTES:
+        if size * 4 < sum(map(len, tracked)) + 64 and logged < MAX_JOURNAL_BYTES:
             delta = _Delta(
                 state.finished,
-                {k: outputs.get(k) for k in outputs.changed},
-                {k: sources.get(k) for k in sources.changed},
+                _changes(state.outputs),
+                {
+                    root: _changes(records)
+                    for root, records in state.sources.items()
+                    if isinstance(records, _Tracked) and records.changed
+                },
                 state.history,
                 state.manifest_cache if manifest_changed else msgspec.UNSET,
             )
@@ -279,6 +297,11 @@ def save_state(state_dir: Path, state: State, *, manifest_changed: bool = True) 
     replace_file(state_file(state_dir), lambda write: write_encoded(state, write))
     journal.unlink(missing_ok=True)
     _saved(state_dir, state)
+
+
+def _changes(records: dict[str, _V]) -> dict[str, _V | None]:
+    changed = records.changed if isinstance(records, _Tracked) else None
+    return {key: records.get(key) for key in changed or ()}
 
 
 #: records encoded per piece when the state is written whole
@@ -294,14 +317,24 @@ def write_encoded(state: State, write: Write) -> None:
     for name in names:
         value = getattr(state, name)
         write(encode(name))
-        if not isinstance(value, dict) or len(value) <= _PIECE:
-            write(encode(value))
-            continue
-        write(_map_header(len(value)))
-        items = iter(value.items())
-        while piece := dict(islice(items, _PIECE)):
-            data = encode(piece)
-            write(memoryview(data)[len(_map_header(len(piece))) :])  # entries only
+        if name == "sources":  # a map of maps: each root's records in pieces
+            write(_map_header(len(value)))
+            for root, records in value.items():
+                write(encode(root))
+                _write_records(records, write, encode)
+        else:
+            _write_records(value, write, encode)
+
+
+def _write_records(value: Any, write: Write, encode: Callable[[Any], bytes]) -> None:
+    if not isinstance(value, dict) or len(value) <= _PIECE:
+        write(encode(value))
+        return
+    write(_map_header(len(value)))
+    items = iter(value.items())
+    while piece := dict(islice(items, _PIECE)):
+        data = encode(piece)
+        write(memoryview(data)[len(_map_header(len(piece))) :])  # entries only
 
 
 def _map_header(size: int) -> bytes:
@@ -314,7 +347,7 @@ def _map_header(size: int) -> bytes:
 
 
 def _saved(state_dir: Path, state: State) -> None:
-    for records in (state.outputs, state.sources):
+    for records in (state.outputs, *state.sources.values()):
         if isinstance(records, _Tracked):
             records.changed = set()
     if state.finished:
@@ -350,7 +383,8 @@ def _replay(state: State, journal: Path) -> None:
         if not isinstance(delta.manifest_cache, msgspec.UnsetType):
             state.manifest_cache = delta.manifest_cache.copy()
         _merge(state.outputs, delta.outputs)
-        _merge(state.sources, delta.sources)
+        for root, changes in delta.sources.items():
+            _merge(state.sources.setdefault(root, {}), changes)
 
 
 def _merge(target: dict[str, _V], changes: dict[str, _V | None]) -> None:

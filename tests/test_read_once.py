@@ -37,7 +37,7 @@ def test_cold_apply_reads_each_source_once_and_records_its_digest(tmp_path: Path
     for rel, text in FILES.items():
         digest = hashlib.sha256(text.encode()).hexdigest()
         assert state.outputs[rel].digest == digest
-        assert state.sources[f"{tmp_path / 'assets'}/{rel}"].digest == digest
+        assert state.sources[str(tmp_path / "assets")][rel].digest == digest
 
     again = Builder(load_project(spec))
     assert again.plan().actions == ()

@@ -17,6 +17,7 @@ from staticbuild.state import (
     State,
     load_state,
     save_state,
+    source_records,
     write_encoded,
 )
 
@@ -25,13 +26,17 @@ def _state(outputs: int, sources: int) -> State:
     return State(
         destination="/d",
         outputs={f"p/{i}.css": OutputRecord(f"{i:064x}", i, i * 7, i + 1) for i in range(outputs)},
-        sources={f"/s/{i}": SourceRecord(i, i * 3, i + 2, f"{i:064x}", "") for i in range(sources)},
+        sources={
+            f"/s{r}": {f"{i}.css": SourceRecord(i, i * 3, i + 2, f"{i:064x}", "") for i in range(n)}
+            for r, n in enumerate((sources, sources // 3))
+        },
         history=[["a.1.css"]],
     )
 
 
 @pytest.mark.parametrize(
-    ("outputs", "sources", "piece"), [(0, 0, 4), (15, 16, 4), (17, 40, 4), (70_000, 3, 4096)]
+    ("outputs", "sources", "piece"),
+    [(0, 0, 4), (15, 16, 4), (17, 40, 4), (70_000, 3, 4096), (3, 70_000, 4096)],
 )
 def test_pieces_are_the_bytes_of_one_encoding(
     outputs: int, sources: int, piece: int, monkeypatch: pytest.MonkeyPatch
@@ -77,10 +82,14 @@ def test_changing_most_records_rewrites_the_file_and_a_small_change_is_journaled
     state.outputs.update({f"q/{i}.js": OutputRecord(f"{i:064x}", i, i, i) for i in range(2000)})
     save_state(tmp_path, state)
     assert not (tmp_path / "state.journal").exists()
-    # Then one record: appended to the journal, and both load back.
+    # Then a few records, one under a root not seen before: appended to the journal.
     state.outputs["p/1.css"] = OutputRecord("f" * 64, 5, 6, 7)
+    source_records(state, "/s0")["1.css"] = SourceRecord(5, 6, 7, "e" * 64)
+    source_records(state, "/new")["x.css"] = SourceRecord(1, 2, 3, "d" * 64)
     save_state(tmp_path, state)
     assert (tmp_path / "state.journal").exists()
     loaded = load_state(tmp_path, "/d")
     assert loaded is not None
     assert dict(loaded.outputs) == dict(state.outputs) and len(loaded.outputs) == 2100
+    assert loaded.sources == state.sources and set(loaded.sources) == {"/s0", "/s1", "/new"}
+    assert loaded.sources["/s0"]["1.css"].digest == "e" * 64
