@@ -612,6 +612,9 @@ class Builder:
             durable=self.project.durable,
             progress=progress,
         )
+        del sources
+        if not self.incremental:  # the listing has served: its table makes room for the records'
+            context.infos = SourceInfos(())
         records.update(outcome.written)
         for root, learnt in outcome.learnt.items():  # digests the copies computed
             source_records(state, root).update(learnt)
