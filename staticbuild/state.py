@@ -240,8 +240,12 @@ def source_records(state: State, root: str) -> dict[str, SourceRecord]:
 
 def _tracked(state: State) -> list[_Tracked[Any]] | None:
     """Every record dict of ``state``, if each remembers its changes."""
-    every = [state.outputs, *state.sources.values()]
-    return every if all(isinstance(records, _Tracked) for records in every) else None  # type: ignore[return-value]
+    tracked: list[_Tracked[Any]] = []
+    for records in (state.outputs, *state.sources.values()):
+        if not isinstance(records, _Tracked):
+            return None
+        tracked.append(records)
+    return tracked
 
 
 def state_changed(state: State) -> bool:
@@ -280,11 +284,11 @@ def save_state(state_dir: Path, state: State, *, manifest_changed: bool = True) 
         if size * 4 < sum(map(len, tracked)) + 64 and logged < MAX_JOURNAL_BYTES:
             delta = _Delta(
                 state.finished,
-                _changes(state.outputs),
+                _changes(tracked[0]),
                 {
                     root: _changes(records)
-                    for root, records in state.sources.items()
-                    if isinstance(records, _Tracked) and records.changed
+                    for root, records in zip(state.sources, tracked[1:], strict=True)
+                    if records.changed
                 },
                 state.history,
                 state.manifest_cache if manifest_changed else msgspec.UNSET,
@@ -299,9 +303,9 @@ def save_state(state_dir: Path, state: State, *, manifest_changed: bool = True) 
     _saved(state_dir, state)
 
 
-def _changes(records: dict[str, _V]) -> dict[str, _V | None]:
-    changed = records.changed if isinstance(records, _Tracked) else None
-    return {key: records.get(key) for key in changed or ()}
+def _changes(records: _Tracked[_V]) -> dict[str, _V | None]:
+    """The changed keys' records (None: removed), for a journal entry."""
+    return {key: records.get(key) for key in records.changed or ()}
 
 
 #: records encoded per piece when the state is written whole
