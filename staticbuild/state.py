@@ -351,9 +351,8 @@ def _map_header(size: int) -> bytes:
 
 
 def _saved(state_dir: Path, state: State) -> None:
-    for records in (state.outputs, *state.sources.values()):
-        if isinstance(records, _Tracked):
-            records.changed = set()
+    for records in _tracked(state) or ():
+        records.changed = set()
     if state.finished:
         (state_dir / APPLYING).unlink(missing_ok=True)
 
