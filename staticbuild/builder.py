@@ -42,6 +42,7 @@ from staticbuild.state import (
     manifest_cache_of,
     mark_unfinished,
     read_settled,
+    records_to_fill,
     save_state,
     set_manifest_cache,
     source_records,
@@ -53,6 +54,7 @@ from staticbuild.state import (
 
 if TYPE_CHECKING:  # loaded where used: a proved no-op needs none of them
     from staticbuild.blobs import Blob
+    from staticbuild.executor import Outcome
     from staticbuild.postprocess import Derived
     from staticbuild.storage.compress import CompressCache
     from staticbuild.storage.manifest import ManifestCache
@@ -590,45 +592,11 @@ class Builder:
             )
         self._settled = None  # true again only once this apply has finished
         state = self.state
-        records = state.outputs
         recovering = not state.finished  # an interrupted apply's note is cleared by saving
         if plan.actions:
             state.finished = False
             mark_unfinished(self.state_dir)
-        from staticbuild.executor import Sources, execute
-
-        sources = Sources(
-            tuple(r.path for r in self.project.roots),
-            context.infos,
-            context.blobs,
-            self._present_files(context) if self.project.hard_links else None,
-        )
-        if not self.incremental:
-            self._release_wants(context)
-        outcome = execute(
-            self.destination,
-            plan.actions,
-            sources,
-            durable=self.project.durable,
-            progress=progress,
-        )
-        del sources
-        if not self.incremental:  # the listing has served: its table makes room for the records'
-            context.infos = SourceInfos(())
-        records.update(outcome.written)
-        for root, learnt in outcome.learnt.items():  # digests the copies computed
-            source_records(state, root).update(learnt)
-        outcome.learnt.clear()
-        for path in outcome.deleted:
-            records.pop(path, None)
-        for path in context.decision.forget:
-            records.pop(path, None)
-        for path in context.decision.adopt:
-            seen = context.observed[path]
-            want = context.desired[path]
-            records[path] = OutputRecord(
-                want.digest, seen.size, seen.mtime_ns, seen.ino, link=seen.target
-            )
+        outcome = self._execute(context, progress)
         state.finished = outcome.error is None
         if outcome.error is None:
             self._record_derived(context)
@@ -650,6 +618,49 @@ class Builder:
         originals = len(unmodified) - len(generated.keys() & unmodified)
         self._settle(context, len(generated))
         return self._result(plan, outcome.written, outcome.deleted, originals)
+
+    def _execute(self, context: _Context, progress: Callable[[int], None] | None) -> Outcome:
+        """Run the plan's actions and file what they made (and what the plan adopted or
+        forgot) in the state's records."""
+        from staticbuild.executor import Sources, execute
+
+        state = self.state
+        records = state.outputs
+        sources = Sources(
+            tuple(r.path for r in self.project.roots),
+            context.infos,
+            context.blobs,
+            self._present_files(context) if self.project.hard_links else None,
+        )
+        if not self.incremental:
+            self._release_wants(context)
+        # A first apply files its records straight into the record (none are adopted).
+        fill = None if context.decision.adopt else records_to_fill(state)
+        outcome = execute(
+            self.destination,
+            context.plan.actions,
+            sources,
+            durable=self.project.durable,
+            progress=progress,
+            written=fill,
+            source_records=functools.partial(source_records, state),
+        )
+        del sources
+        if not self.incremental:  # the listing has served: its table makes room for the records'
+            context.infos = SourceInfos(())
+        if fill is None:
+            records.update(outcome.written)
+        for path in outcome.deleted:
+            records.pop(path, None)
+        for path in context.decision.forget:
+            records.pop(path, None)
+        for path in context.decision.adopt:
+            seen = context.observed[path]
+            want = context.desired[path]
+            records[path] = OutputRecord(
+                want.digest, seen.size, seen.mtime_ns, seen.ino, link=seen.target
+            )
+        return outcome
 
     def _release_wants(self, context: _Context) -> None:
         """Let go of the plan's per-file wants (the actions carry what the apply needs):

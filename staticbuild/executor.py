@@ -15,8 +15,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import msgspec
+from typing import TypeVar
 
 from staticbuild.actions import Action, Compress, Copy, Delete, Link, Update, Write
 from staticbuild.blobs import Blob, FileSlice, SourceFile
@@ -25,6 +24,8 @@ from staticbuild.finders import FileInfo
 from staticbuild.observe import TEMP_MARK
 from staticbuild.parallel import WORKER_LOST, map_spread
 from staticbuild.state import OutputRecord, SourceRecord
+
+_Item = TypeVar("_Item")
 
 
 @dataclass
@@ -50,6 +51,13 @@ class Outcome:
     #: digests of sources that copies hashed on the way (their plan did not know them),
     #: by root folder and root-relative path, as the state keeps them
     learnt: dict[str, dict[str, SourceRecord]] = field(default_factory=dict)
+    #: where those go instead, when given: the caller's records of a root's sources
+    records_of: Callable[[str], dict[str, SourceRecord]] | None = None
+
+    def source_records(self, root: str) -> dict[str, SourceRecord]:
+        if self.records_of is not None:
+            return self.records_of(root)
+        return self.learnt.setdefault(root, {})
 
 
 def execute(
@@ -59,9 +67,20 @@ def execute(
     *,
     durable: bool = False,
     progress: Callable[[int], None] | None = None,
+    written: dict[str, OutputRecord] | None = None,
+    source_records: Callable[[str], dict[str, SourceRecord]] | None = None,
 ) -> Outcome:
-    """Carry out ``actions``; on failure stop early, keep what finished, and report it."""
-    outcome = Outcome()
+    """Carry out ``actions``; on failure stop early, keep what finished, and report it.
+
+    The records of the files made go into ``written`` when given (an empty dict of the
+    caller's), else into a new one: either way, the outcome's ``written``. The sources'
+    records that copies make go into ``source_records(root)`` when given, else into the
+    outcome's ``learnt``. Filed straight into the caller's own, 100,000 records are not
+    held twice.
+    """
+    outcome = Outcome(records_of=source_records)
+    if written is not None:
+        outcome.written = written
     base = str(destination)
     try:
         os.makedirs(base, exist_ok=True)
@@ -82,70 +101,75 @@ def execute(
     made: set[str] = set()
     inodes: dict[str, int] = {}
 
-    def make(action: Action, twin: str | None) -> OutputRecord:
-        if twin is not None:
-            assert isinstance(action, Write | Compress)
-            linked = _link_identical(base, action, twin, inodes.get(twin), made)
-            if linked is not None:
-                return linked
+    def write(action: Action) -> OutputRecord:
         return _write(base, action, sources, durable, made)
 
-    _run_stage([(a, None) for a in writes], make, base, sources, outcome, progress)
+    def link_or_write(pair: tuple[Write | Compress, str]) -> OutputRecord:
+        action, twin = pair
+        linked = _link_identical(base, action, twin, inodes.get(twin), made)
+        return linked if linked is not None else write(action)
+
+    _run_stage(writes, _itself, write, base, sources, outcome, progress)
     if twins:
         # Second stage: the files they share content with are in place now.
         inodes.update((sources.present or {}).values())
         inodes.update((path, record.ino) for path, record in outcome.written.items())
-        _run_stage(twins, make, base, sources, outcome, progress)
+        _run_stage(twins, _first, link_or_write, base, sources, outcome, progress)
     return outcome
 
 
+def _itself(action: Action) -> Action:
+    return action
+
+
+def _first(pair: tuple[Write | Compress, str]) -> Action:
+    return pair[0]
+
+
 def _run_stage(
-    items: Sequence[tuple[Action, str | None]],
-    make: Callable[[Action, str | None], OutputRecord],
+    items: Sequence[_Item],
+    action_of: Callable[[_Item], Action],
+    make: Callable[[_Item], OutputRecord],
     base: str,
     sources: Sources,
     outcome: Outcome,
     progress: Callable[[int], None] | None,
 ) -> None:
     """Make each file on worker processes or I/O threads; the first failure becomes the
-    outcome's error."""
+    outcome's error.
 
-    def run(item: tuple[Action, str | None]) -> _Made:
+    A result is the file's record or, as a string, why it failed: at 100,000 files a
+    wrapper around each (or a tuple around each item) would be megabytes at the peak.
+    """
+
+    def run(item: _Item) -> OutputRecord | str:
         try:
-            record = make(*item)
+            return make(item)
         except StaticbuildError as exc:  # ApplyError, mostly: a source changed meanwhile
-            return _Made(error=exc.message)
+            return exc.message
         except OSError as exc:
-            return _Made(error=_apply_error(exc, base).message)
-        return _Made(record)
+            return _apply_error(exc, base).message
 
-    results = map_spread(run, items, _Made, progress=progress)
-    written, learnt, infos, roots = outcome.written, outcome.learnt, sources.infos, sources.roots
+    results = map_spread(run, items, OutputRecord | str, progress=progress)  # type: ignore[arg-type]
+    written, infos, roots = outcome.written, sources.infos, sources.roots
+    learnt: dict[int, dict[str, SourceRecord]] = {}  # by root index
     for index, item in enumerate(items):
         result = results[index]
         results[index] = None  # freed as it is taken in: the peak holds one, not both
-        if result is None:
-            result = _Made(error=WORKER_LOST)
-        record = result.record
-        if record is not None:
-            action = item[0]
-            written[action.path] = record
+        if type(result) is OutputRecord:
+            action = action_of(item)
+            written[action.path] = result
             if type(action) is Copy and not action.digest:  # the copy hashed its source
                 info = infos.get((action.root, action.source))
                 if info is not None:  # made here: the stat's ints and the digest are shared
-                    learnt.setdefault(roots[action.root], {})[action.source] = SourceRecord(
-                        info.size, info.mtime_ns, info.ino, record.digest
+                    records = learnt.get(action.root)
+                    if records is None:
+                        records = learnt[action.root] = outcome.source_records(roots[action.root])
+                    records[action.source] = SourceRecord(
+                        info.size, info.mtime_ns, info.ino, result.digest
                     )
-        elif outcome.error is None and result.error is not None:
-            outcome.error = ApplyError(result.error)
-
-
-class _Made(msgspec.Struct, array_like=True, gc=False):
-    """What making one file gives: its record, or else why it failed (in the items'
-    order, so the path is the action's, not a copy of it sent back)."""
-
-    record: OutputRecord | None = None
-    error: str | None = None
+        elif outcome.error is None:
+            outcome.error = ApplyError(WORKER_LOST if result is None else str(result))
 
 
 def _pair_identical(

@@ -191,10 +191,15 @@ class _Tracked(dict[str, _V]):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.changed: set[str] | None = set()
+        self._held = len(self)  # what it held when loaded or last saved
 
     def _note(self, key: str) -> None:
-        if self.changed is not None:
-            self.changed.add(key)
+        changed = self.changed
+        if changed is not None:
+            if len(changed) >= 4 * self._held + 1024:
+                self.changed = None  # the save will write it whole
+            else:
+                changed.add(key)
 
     def __setitem__(self, key: str, value: _V) -> None:
         self._note(key)
@@ -208,12 +213,17 @@ class _Tracked(dict[str, _V]):
         self._note(key)
         return super().pop(key, *default)
 
+    def saved(self) -> None:
+        """Start remembering afresh: what it holds now is what the file holds."""
+        self.changed = set()
+        self._held = len(self)
+
     def update(self, *args: Any, **kwargs: Any) -> None:
         items = args[0] if len(args) == 1 and not kwargs and isinstance(args[0], dict) else None
         if items is None:
             items = dict(*args, **kwargs)
         if self.changed is not None:
-            if len(self.changed) + len(items) > 4 * len(self) + 1024:
+            if len(self.changed) + len(items) > 4 * self._held + 1024:
                 self.changed = None  # the save will write it whole
             else:
                 self.changed.update(items)
@@ -246,6 +256,18 @@ def _tracked(state: State) -> list[_Tracked[Any]] | None:
             return None
         tracked.append(records)
     return tracked
+
+
+def records_to_fill(state: State) -> dict[str, OutputRecord] | None:
+    """The state's output records for an apply to file its new records straight into,
+    when there are none yet (a first apply): 100,000 records are then not held twice,
+    once as the apply's outcome and once here. The save rewrites them whole. None when
+    some are recorded already."""
+    records = state.outputs
+    if records or not isinstance(records, _Tracked):
+        return None
+    records.changed = None
+    return records
 
 
 def state_changed(state: State) -> bool:
@@ -352,7 +374,7 @@ def _map_header(size: int) -> bytes:
 
 def _saved(state_dir: Path, state: State) -> None:
     for records in _tracked(state) or ():
-        records.changed = set()
+        records.saved()
     if state.finished:
         (state_dir / APPLYING).unlink(missing_ok=True)
 

@@ -72,14 +72,22 @@ def test_a_failed_replace_keeps_the_old_file_and_leaves_no_temporary(tmp_path: P
     assert [p.name for p in tmp_path.iterdir()] == ["state.msgpack"]
 
 
+@pytest.mark.parametrize("one_by_one", [False, True], ids=["update", "key-by-key"])
 def test_changing_most_records_rewrites_the_file_and_a_small_change_is_journaled(
-    tmp_path: Path,
+    tmp_path: Path, one_by_one: bool
 ) -> None:
     save_state(tmp_path, _state(100, 100))
     state = load_state(tmp_path, "/d")
     assert state is not None
-    # A first apply's worth of new records: written whole, no journal entry.
-    state.outputs.update({f"q/{i}.js": OutputRecord(f"{i:064x}", i, i, i) for i in range(2000)})
+    # A first apply's worth of new records (the executor files them one by one): the
+    # changed keys are not all remembered, and the file is written whole, no journal.
+    new = {f"q/{i}.js": OutputRecord(f"{i:064x}", i, i, i) for i in range(2000)}
+    if one_by_one:
+        for path, record in new.items():
+            state.outputs[path] = record
+    else:
+        state.outputs.update(new)
+    assert getattr(state.outputs, "changed", ()) is None
     save_state(tmp_path, state)
     assert not (tmp_path / "state.journal").exists()
     # Then a few records, one under a root not seen before: appended to the journal.
