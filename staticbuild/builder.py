@@ -640,10 +640,10 @@ class Builder:
             self.destination,
             context.plan.actions,
             sources,
+            functools.partial(source_records, state),
             durable=self.project.durable,
             progress=progress,
             written=fill,
-            source_records=functools.partial(source_records, state),
         )
         del sources
         if not self.incremental:  # the listing has served: its table makes room for the records'

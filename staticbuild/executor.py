@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -48,39 +49,27 @@ class Outcome:
     written: dict[str, OutputRecord] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
     error: ApplyError | None = None
-    #: digests of sources that copies hashed on the way (their plan did not know them),
-    #: by root folder and root-relative path, as the state keeps them
-    learnt: dict[str, dict[str, SourceRecord]] = field(default_factory=dict)
-    #: where those go instead, when given: the caller's records of a root's sources
-    records_of: Callable[[str], dict[str, SourceRecord]] | None = None
-
-    def source_records(self, root: str) -> dict[str, SourceRecord]:
-        if self.records_of is not None:
-            return self.records_of(root)
-        return self.learnt.setdefault(root, {})
 
 
 def execute(
     destination: Path,
     actions: tuple[Action, ...],
     sources: Sources,
+    source_records: Callable[[str], dict[str, SourceRecord]],
     *,
     durable: bool = False,
     progress: Callable[[int], None] | None = None,
     written: dict[str, OutputRecord] | None = None,
-    source_records: Callable[[str], dict[str, SourceRecord]] | None = None,
 ) -> Outcome:
     """Carry out ``actions``; on failure stop early, keep what finished, and report it.
 
-    The records of the files made go into ``written`` when given (an empty dict of the
-    caller's), else into a new one: either way, the outcome's ``written``. The sources'
-    records that copies make go into ``source_records(root)`` when given, else into the
-    outcome's ``learnt``. Filed straight into the caller's own, 100,000 records are not
-    held twice.
+    A copy that hashed its source on the way files the source's record (its stat and
+    digest) in ``source_records(root folder)``: the caller's own records. The records
+    of the files made go into ``written`` when given (an empty dict of the caller's),
+    else into a new one: either way, the outcome's ``written``. Filed straight into the
+    caller's own, 100,000 records are not held twice.
     """
-    outcome = Outcome(records_of=source_records)
-    if written is not None:
-        outcome.written = written
+    outcome = Outcome() if written is None else Outcome(written)
     base = str(destination)
     try:
         os.makedirs(base, exist_ok=True)
@@ -109,12 +98,20 @@ def execute(
         linked = _link_identical(base, action, twin, inodes.get(twin), made)
         return linked if linked is not None else write(action)
 
-    _run_stage(writes, _itself, write, base, sources, outcome, progress)
+    stage = functools.partial(
+        _run_stage,
+        base=base,
+        sources=sources,
+        source_records=source_records,
+        outcome=outcome,
+        progress=progress,
+    )
+    stage(writes, _itself, write)
     if twins:
         # Second stage: the files they share content with are in place now.
         inodes.update((sources.present or {}).values())
         inodes.update((path, record.ino) for path, record in outcome.written.items())
-        _run_stage(twins, _first, link_or_write, base, sources, outcome, progress)
+        stage(twins, _first, link_or_write)
     return outcome
 
 
@@ -130,8 +127,10 @@ def _run_stage(
     items: Sequence[_Item],
     action_of: Callable[[_Item], Action],
     make: Callable[[_Item], OutputRecord],
+    *,
     base: str,
     sources: Sources,
+    source_records: Callable[[str], dict[str, SourceRecord]],
     outcome: Outcome,
     progress: Callable[[int], None] | None,
 ) -> None:
@@ -164,7 +163,7 @@ def _run_stage(
                 if info is not None:  # made here: the stat's ints and the digest are shared
                     records = learnt.get(action.root)
                     if records is None:
-                        records = learnt[action.root] = outcome.source_records(roots[action.root])
+                        records = learnt[action.root] = source_records(roots[action.root])
                     records[action.source] = SourceRecord(
                         info.size, info.mtime_ns, info.ino, result.digest
                     )
