@@ -761,7 +761,8 @@ class Builder:
         result.linked = done.get(Link, 0)
         result.post_processed = done.get(Write, 0)
         result.compressed = done.get(Compress, 0)
-        result.changes = (written.keys(), deleted)
+        # A copy of the names: a first apply's ``written`` is the state's own table.
+        result.changes = (tuple(written), deleted)
         return result
 
 

@@ -317,3 +317,19 @@ def test_a_builder_that_applied_plans_the_changed_paths_in_full(tmp_path: Path) 
     builder.apply(plan)
     assert (tmp_path / "out/app.js").read_text() == "b-app"
     assert builder.plan().actions == ()
+
+
+def test_an_apply_reports_what_it_changed_and_a_later_apply_leaves_that_report_alone(
+    tmp_path: Path,
+) -> None:
+    """A first apply files its records straight into the state's own table; what it
+    reports as changed is still its own, not a view of that table."""
+    write(tmp_path / "a/one.css", "1")
+    spec = make_spec(tmp_path, "sources: [a]\n")
+    builder = Builder(load_project(spec))
+    first = builder.apply(builder.plan())
+    assert first.changed_paths == ("one.css",)
+    write(tmp_path / "a/two.css", "2")
+    second = builder.apply(builder.plan())
+    assert second.changed_paths == ("two.css",)
+    assert first.changed_paths == ("one.css",)
