@@ -16,7 +16,6 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 from staticbuild.actions import Action, Compress, Copy, Delete, Link, Update, Write
 from staticbuild.blobs import Blob, FileSlice, SourceFile
@@ -25,8 +24,6 @@ from staticbuild.finders import FileInfo
 from staticbuild.observe import TEMP_MARK
 from staticbuild.parallel import WORKER_LOST, map_spread
 from staticbuild.state import OutputRecord, SourceRecord
-
-_Item = TypeVar("_Item")
 
 
 @dataclass
@@ -93,8 +90,9 @@ def execute(
     def write(action: Action) -> OutputRecord:
         return _write(base, action, sources, durable, made)
 
-    def link_or_write(pair: tuple[Write | Compress, str]) -> OutputRecord:
-        action, twin = pair
+    def link_or_write(action: Action) -> OutputRecord:
+        assert isinstance(action, Write | Compress)
+        twin = twin_of[action.path]
         linked = _link_identical(base, action, twin, inodes.get(twin), made)
         return linked if linked is not None else write(action)
 
@@ -106,27 +104,19 @@ def execute(
         outcome=outcome,
         progress=progress,
     )
-    stage(writes, _itself, write)
+    stage(writes, write)
     if twins:
         # Second stage: the files they share content with are in place now.
         inodes.update((sources.present or {}).values())
         inodes.update((path, record.ino) for path, record in outcome.written.items())
-        stage(twins, _first, link_or_write)
+        twin_of = {action.path: twin for action, twin in twins}
+        stage([action for action, _ in twins], link_or_write)
     return outcome
 
 
-def _itself(action: Action) -> Action:
-    return action
-
-
-def _first(pair: tuple[Write | Compress, str]) -> Action:
-    return pair[0]
-
-
 def _run_stage(
-    items: Sequence[_Item],
-    action_of: Callable[[_Item], Action],
-    make: Callable[[_Item], OutputRecord],
+    actions: Sequence[Action],
+    make: Callable[[Action], OutputRecord],
     *,
     base: str,
     sources: Sources,
@@ -138,25 +128,24 @@ def _run_stage(
     outcome's error.
 
     A result is the file's record or, as a string, why it failed: at 100,000 files a
-    wrapper around each (or a tuple around each item) would be megabytes at the peak.
+    wrapper around each (or a tuple around each action) would be megabytes at the peak.
     """
 
-    def run(item: _Item) -> OutputRecord | str:
+    def run(action: Action) -> OutputRecord | str:
         try:
-            return make(item)
+            return make(action)
         except StaticbuildError as exc:  # ApplyError, mostly: a source changed meanwhile
             return exc.message
         except OSError as exc:
             return _apply_error(exc, base).message
 
-    results = map_spread(run, items, OutputRecord | str, progress=progress)  # type: ignore[arg-type]
+    results = map_spread(run, actions, OutputRecord | str, progress=progress)  # type: ignore[arg-type]
     written, infos, roots = outcome.written, sources.infos, sources.roots
     learnt: dict[int, dict[str, SourceRecord]] = {}  # by root index
-    for index, item in enumerate(items):
+    for index, action in enumerate(actions):
         result = results[index]
         results[index] = None  # freed as it is taken in: the peak holds one, not both
         if type(result) is OutputRecord:
-            action = action_of(item)
             written[action.path] = result
             if type(action) is Copy and not action.digest:  # the copy hashed its source
                 info = infos.get((action.root, action.source))
