@@ -392,7 +392,7 @@ def _open_source(source: str, planned: FileInfo | None) -> tuple[int, int]:
     """The source opened, and its size; refused if edited since it was planned."""
     src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
     st = os.fstat(src)
-    if planned is not None and (st.st_size, st.st_mtime_ns, st.st_ino) != planned:
+    if planned is not None and planned != FileInfo(st.st_size, st.st_mtime_ns, st.st_ino):
         os.close(src)
         raise ApplyError(f"source file {source!r} changed during apply; run apply again")
     return src, st.st_size

@@ -18,12 +18,18 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import msgspec
+
 from staticbuild.errors import SourceError
 from staticbuild.project import Root
 
 
-class FileInfo(NamedTuple):
-    """What a stat says about a source file; a cache key, never a reason to copy."""
+class FileInfo(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """What a stat says about a source file; a cache key, never a reason to copy.
+
+    One per collected file, held from the walk to the end of an apply: 48 bytes as an
+    untracked struct, against 80 for a named tuple (its encoding is the same array).
+    """
 
     size: int
     mtime_ns: int
@@ -89,7 +95,6 @@ def _walk(
     files = listing.files
     head = f"{rel}/" if rel else ""
     isdir, isreg = stat.S_ISDIR, stat.S_ISREG
-    make_info = tuple.__new__  # FileInfo(...) without the Python-level __new__: 100k calls
     for entry in entries:
         name = entry.name
         if match is not None and match(name) is not None:
@@ -107,7 +112,7 @@ def _walk(
             child_rel = head + name
             if rel and match is not None and match(child_rel) is not None:
                 continue
-            files[child_rel] = make_info(FileInfo, (st.st_size, st.st_mtime_ns, st.st_ino))
+            files[child_rel] = FileInfo(st.st_size, st.st_mtime_ns, st.st_ino)
         elif isdir(mode):
             ident = (st.st_dev, st.st_ino)
             if ident in stack:
