@@ -42,7 +42,6 @@ from staticbuild.state import (
     manifest_cache_of,
     mark_unfinished,
     read_settled,
-    records_to_fill,
     save_state,
     set_manifest_cache,
     source_records,
@@ -634,8 +633,9 @@ class Builder:
         )
         if not self.incremental:
             self._release_wants(context)
-        # A first apply files its records straight into the record (none are adopted).
-        fill = None if context.decision.adopt else records_to_fill(state)
+        # A first apply files its records straight into the (empty) record: 100,000 are
+        # then not held twice. Past a bound the record stops noting keys one by one.
+        fill = None if records or context.decision.adopt else records
         outcome = execute(
             self.destination,
             context.plan.actions,

@@ -258,18 +258,6 @@ def _tracked(state: State) -> list[_Tracked[Any]] | None:
     return tracked
 
 
-def records_to_fill(state: State) -> dict[str, OutputRecord] | None:
-    """The state's output records for an apply to file its new records straight into,
-    when there are none yet (a first apply): 100,000 records are then not held twice,
-    once as the apply's outcome and once here. The save rewrites them whole. None when
-    some are recorded already."""
-    records = state.outputs
-    if records or not isinstance(records, _Tracked):
-        return None
-    records.changed = None
-    return records
-
-
 def state_changed(state: State) -> bool:
     """Whether anything was changed since the last save (always, for an untracked state)."""
     tracked = _tracked(state)
