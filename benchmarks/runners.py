@@ -154,6 +154,10 @@ class Staticbuild(Tool):
         super().reset()
         shutil.rmtree(self.workdir / ".staticbuild", ignore_errors=True)  # cold: no state
 
+    def reset_destination(self) -> None:
+        """An empty destination, the state (records, compression cache) kept."""
+        shutil.rmtree(self.dest, ignore_errors=True)
+
     def available(self) -> str:
         if not STATICBUILD.exists():
             return f"{STATICBUILD} not installed yet"
