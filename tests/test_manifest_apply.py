@@ -597,3 +597,20 @@ def test_source_edited_between_plan_and_apply_is_refused(tmp_path: Path) -> None
     assert not (out / hashed).exists()
     apply_ok(spec)  # a new plan sees the edit
     assert b"edited" in (out / manifest(out)["css/x.css"]).read_bytes()
+
+
+def test_an_emptied_destination_is_made_again_from_the_kept_state_without_compressing(
+    tmp_path: Path,
+) -> None:
+    """A CI job that caches ``.staticbuild/`` starts from an empty destination: no source is
+    hashed and nothing is compressed again."""
+    spec = marked(tmp_path, compress=["gzip", "br"])
+    apply_ok(spec)
+    out = tmp_path / "out"
+    before = snapshot(out)
+    shutil.rmtree(out)
+    b = builder(spec)
+    b.apply(b.plan())
+    assert snapshot(out) == before
+    hashed, _, _, _, compressed = work(b)
+    assert (hashed, compressed) == (0, 0)
