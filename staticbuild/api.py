@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from staticbuild.actions import Plan, decode_plan, encode_plan
-from staticbuild.builder import ApplyResult, Builder
+from staticbuild.builder import Builder
 from staticbuild.finders import IgnoreMatcher, find_all
 from staticbuild.project import Overrides, Project, load_project
+from staticbuild.reports import ApplyResult
 
 
 @dataclass(frozen=True)

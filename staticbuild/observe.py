@@ -12,10 +12,11 @@ import stat
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
-from staticbuild.errors import SourceError
+from staticbuild.actions import Delete
+from staticbuild.errors import PlanError, SourceError
 from staticbuild.finders import FileInfo
 from staticbuild.parallel import WORKER_LOST, map_chunked, map_spread
-from staticbuild.planner import MISSING, Desired, Observed
+from staticbuild.planner import MISSING, Decision, Desired, Observed
 from staticbuild.state import OutputRecord, SourceRecord
 
 #: Temporary files of the executor: ``.NAME.sbtmp-XXXX`` beside the final path.
@@ -225,6 +226,24 @@ def list_destination(destination: Path) -> tuple[list[str], list[str]]:
             else:
                 files.append(child)
     return sorted(files), sorted(leftovers)
+
+
+def check_parents(destination: Path, decision: Decision, observed: Mapping[str, Observed]) -> None:
+    """Refuse a plan that would write below a file (or symlink) where it needs a folder."""
+    if not destination.is_dir():  # nothing in the way of anything yet
+        return
+    writes = [
+        a.path
+        for a in decision.actions
+        if not isinstance(a, Delete) and observed.get(a.path, MISSING).kind == "missing"
+    ]
+    removable = {a.path for a in decision.actions if isinstance(a, Delete)}
+    blocked = blocked_parents(destination, writes, removable)
+    if blocked:
+        raise PlanError(
+            f"a file is in the way of a folder needed for destination path "
+            f"{blocked[0]!r}; move it away or remove it"
+        )
 
 
 def blocked_parents(destination: Path, paths: Iterable[str], removable: set[str]) -> list[str]:

@@ -131,55 +131,6 @@ def load_outputs(state_dir: Path, destination: str) -> dict[str, OutputRecord]:
     return part.outputs
 
 
-class Settled(msgspec.Struct, frozen=True):
-    """What the last finished full apply left: the key of its inputs (the options and
-    every source's stat) and what a plan with nothing to do reports.
-
-    With it a plan can prove that nothing changed from stats alone, without decoding the
-    record or collecting: the same key, every recorded output still as recorded, and the
-    record itself untouched since (its files' stats are part of this note).
-    """
-
-    key: str
-    collected: int  # the plan's collected files
-    desired: int  # the outputs asked for; in a no-op, all of them are unmodified
-    originals: int  # of those, the collected files (what the summary counts)
-    records: int  # recorded outputs, each of which must still be as recorded
-    warnings: tuple[str, ...] = ()  # post-processing's warnings, shown again
-    files: tuple[tuple[int, int, int], ...] = ()  # the state files' (size, mtime, inode)
-
-
-def state_files(state_dir: Path) -> tuple[tuple[int, int, int], ...]:
-    """The record files' (size, mtime, inode) now: every save changes one of them (a
-    rewrite is a new file, an append grows the journal)."""
-    out = []
-    for path in (state_file(state_dir), state_dir / JOURNAL):
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            out.append((-1, 0, 0))
-        else:
-            out.append((st.st_size, st.st_mtime_ns, st.st_ino))
-    return tuple(out)
-
-
-def write_settled(state_dir: Path, settled: Settled) -> None:
-    """Save ``settled``, whose ``files`` are :func:`state_files` after the state was saved."""
-    data = msgspec.msgpack.encode(settled)
-    replace_file(state_dir / SETTLED, lambda write: write(data))
-
-
-def read_settled(state_dir: Path) -> Settled | None:
-    """The last full apply's note, if it finished and the record has not changed since."""
-    try:
-        settled = msgspec.msgpack.decode((state_dir / SETTLED).read_bytes(), type=Settled)
-    except (OSError, msgspec.DecodeError):
-        return None
-    if (state_dir / APPLYING).exists() or settled.files != state_files(state_dir):
-        return None
-    return settled
-
-
 class _Tracked(dict[str, _V]):
     """A dict that remembers which keys changed, so a save can write only those.
 

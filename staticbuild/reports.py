@@ -1,0 +1,85 @@
+"""What a plan and an apply report: the summary the CLI prints, and the work counted.
+
+:class:`Work` exists for the tests: they prove that nothing was redone by counting (files
+hashed, rewritten, compressed), never by timing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import cast
+
+from staticbuild.actions import Compress, Copy, Link, Plan, Update, Write
+
+
+@dataclass
+class ApplyResult:
+    destination: str
+    link: bool
+    copied: int = 0
+    linked: int = 0
+    unmodified: int = 0
+    post_processed: int = 0
+    compressed: int = 0
+    deleted: int = 0
+    #: what was written and deleted, kept as given: sorted only if asked for
+    changes: tuple[Collection[str], ...] = field(default=(), repr=False)
+
+    @property
+    def changed_paths(self) -> tuple[str, ...]:
+        """Destination paths written or deleted, sorted (what the dev server reloads)."""
+        return tuple(sorted({path for paths in self.changes for path in paths}))
+
+    def summary(self) -> str:
+        """Django's collectstatic summary line (plus deletions, which Django never makes)."""
+        modified = self.linked if self.link else self.copied + self.linked
+        noun = "static file" if modified == 1 else "static files"
+        verb = "symlinked" if self.link else "copied"
+        text = f"{modified} {noun} {verb} to '{self.destination}'"
+        if self.unmodified:
+            text += f", {self.unmodified} unmodified"
+        if self.post_processed:
+            text += f", {self.post_processed} post-processed"
+        if self.deleted:
+            text += f", {self.deleted} deleted"
+        return text + "."
+
+
+@dataclass
+class Work:
+    """Work the last plan did, counted so tests can prove what was not redone."""
+
+    sources_hashed: int = 0  # source files read to hash them (the stat cache missed)
+    manifest_read: int = 0  # files the manifest engine read
+    manifest_hashed: int = 0  # md5 computations for hashed names
+    manifest_rewritten: int = 0  # CSS/JS files rewritten
+    compressed: int = 0  # (content, encoding) compressions run
+    #: the plan was proved empty from stats alone: nothing collected, derived or decoded
+    proved_unchanged: bool = False
+
+
+def apply_result(
+    plan: Plan,
+    destination: str,
+    link: bool,
+    written: Mapping[str, object],
+    deleted: Sequence[str],
+    unmodified: int,
+) -> ApplyResult:
+    """Count what ``plan`` did: its actions whose path was ``written``, and the deletions."""
+    result = ApplyResult(destination, link, unmodified=unmodified, deleted=len(deleted))
+    done: dict[type, int] = {}
+    for action in plan.actions:
+        if action.path in written:
+            kind = type(action)
+            if kind is Update and cast(Update, action).mode == "link":
+                kind = Link
+            done[kind] = done.get(kind, 0) + 1
+    result.copied = done.get(Copy, 0) + done.get(Update, 0)
+    result.linked = done.get(Link, 0)
+    result.post_processed = done.get(Write, 0)
+    result.compressed = done.get(Compress, 0)
+    # A copy of the names: a first apply's ``written`` is the state's own table.
+    result.changes = (tuple(written), deleted)
+    return result

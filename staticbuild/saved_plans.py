@@ -1,0 +1,68 @@
+"""Saved plans: what a plan records of its inputs, and why a saved plan is refused.
+
+``plan --out`` saves the plan with what it was decided from: the spec's digest, the
+options, each collected file's digest and what each destination path held. ``apply
+PLAN_FILE`` plans again, recording the same, and refuses the saved plan at the first
+difference, naming it (Terraform's "saved plan is stale").
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+
+import msgspec
+
+from staticbuild.actions import Inputs, Plan
+from staticbuild.errors import StalePlanError
+from staticbuild.planner import Desired, Observed
+from staticbuild.project import Project
+
+
+def plan_inputs(
+    project: Project,
+    desired: Mapping[str, Desired],
+    observed: Mapping[str, Observed],
+    foreign: Iterable[str],
+    recorded: Iterable[str],
+) -> Inputs:
+    """The inputs of a full plan: ``recorded`` are the destination paths of the record."""
+    options = msgspec.json.encode(msgspec.structs.replace(project, warnings=()))
+    # Every path in the plan's scope (wanted or recorded); observed leaves out the missing.
+    dest = dict.fromkeys(desired.keys() | set(recorded), "missing:")
+    dest.update((p, f"{o.kind}:{o.digest or o.target or ''}") for p, o in observed.items())
+    dest.update(dict.fromkeys(foreign, "foreign"))
+    return Inputs(
+        spec=project.spec_digest,
+        options=hashlib.sha256(options).hexdigest(),
+        sources={d: w.digest for d, w in sorted(desired.items())},
+        destination=dict(sorted(dest.items())),
+    )
+
+
+def refuse_if_stale(saved: Plan, fresh: Plan) -> None:
+    """Raise :class:`StalePlanError` naming the first input (or action) that differs."""
+    assert saved.inputs is not None and fresh.inputs is not None
+    changed = first_difference(saved.inputs, fresh.inputs)
+    if changed is None and fresh.actions != saved.actions:
+        changed = "the planned actions"
+    if changed is not None:
+        raise StalePlanError(
+            f"the saved plan is out of date: {changed} changed since it was "
+            "made; run 'staticbuild plan' again"
+        )
+
+
+def first_difference(old: Inputs, new: Inputs) -> str | None:
+    if old.spec != new.spec:
+        return "the spec file"
+    if old.options != new.options:
+        return "the options (command-line flags or resolved folders)"
+    for name, before, after in (
+        ("source of", old.sources, new.sources),
+        ("destination file", old.destination, new.destination),
+    ):
+        for path in sorted(before.keys() | after.keys()):
+            if before.get(path) != after.get(path):
+                return f"{name} {path!r}"
+    return None
