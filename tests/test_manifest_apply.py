@@ -614,3 +614,22 @@ def test_an_emptied_destination_is_made_again_from_the_kept_state_without_compre
     assert snapshot(out) == before
     hashed, _, _, _, compressed = work(b)
     assert (hashed, compressed) == (0, 0)
+
+
+def test_a_fresh_checkout_elsewhere_with_the_cached_state_compresses_nothing(
+    tmp_path: Path,
+) -> None:
+    """CI: a new clone in another folder (new mtimes and inodes), ``.staticbuild/`` restored
+    from a cache. The sources are hashed again (their stats are new), the siblings come
+    from the compression cache, and the output is the same."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    spec = marked(first, compress=["gzip", "br"])
+    apply_ok(spec)
+    shutil.copytree(first / "src", second / "src", copy_function=shutil.copyfile)
+    shutil.copytree(first / ".staticbuild", second / ".staticbuild")
+    shutil.copyfile(spec, second / spec.name)
+    b = builder(second / spec.name)
+    b.apply(b.plan())
+    assert snapshot(second / "out") == snapshot(first / "out")
+    hashed, _, _, _, compressed = work(b)
+    assert (hashed, compressed) == (len(GRAPH), 0)
