@@ -1,13 +1,28 @@
 """Files replaced whole: written under a temporary name beside the final one and renamed
-over it, so a reader (or a crash) finds the old bytes or the new, never a torn file."""
+over it (or, where the kernel can, written unnamed and linked in whole), so a reader or a
+crash finds the old bytes or the new, never a torn file."""
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 Write = Callable[[bytes | memoryview], object]
+#: in the hidden name of a file being written: ``.NAME.sbtmp-XXXXXXXX``
+TEMP_MARK = ".sbtmp-"
+
+
+class Kernel:
+    """What this kernel and file systems support; learnt on first failure, per process."""
+
+    anonymous_files = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
+    copy_file_range = hasattr(os, "copy_file_range")  # False once it fails across file systems
+    hard_links = True  # False once the destination's file system refuses them
+
+
+KERNEL = Kernel()
 
 
 def replace_file(path: Path, fill: Callable[[Write], object]) -> None:
@@ -22,3 +37,46 @@ def replace_file(path: Path, fill: Callable[[Write], object]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def open_named(folder: str, final: str) -> tuple[int, str]:
+    """A new file under a hidden temporary name beside ``final``: its fd and that name."""
+    # O_EXCL: never write through a file or link someone put there; mode 0o666 & ~umask
+    # is what Django's FileSystemStorage gives new files.
+    tmp = temp_name(folder, final)
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666), tmp
+
+
+def open_anonymous(folder: str) -> int:
+    """An unnamed file in ``folder``, or -1 where the file system cannot make one."""
+    try:
+        return os.open(folder, os.O_WRONLY | os.O_TMPFILE | os.O_CLOEXEC, 0o666)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+            KERNEL.anonymous_files = False
+            return -1
+        raise
+
+
+def publish(fd: int, folder: str, final: str) -> None:
+    """Give the unnamed file ``fd`` its final name, replacing whatever appeared there."""
+    proc = f"/proc/self/fd/{fd}"
+    try:
+        os.link(proc, final, src_dir_fd=fd, follow_symlinks=True)  # linkat(AT_SYMLINK_FOLLOW)
+    except FileExistsError:
+        tmp = temp_name(folder, final)
+        os.link(proc, tmp, src_dir_fd=fd, follow_symlinks=True)
+        rename_over(tmp, final)
+
+
+def rename_over(tmp: str, final: str) -> None:
+    try:
+        os.replace(tmp, final)
+    except IsADirectoryError:
+        os.unlink(tmp)
+        raise
+
+
+def temp_name(folder: str, final: str) -> str:
+    """A fresh hidden name beside ``final``, which a later plan knows to clear away."""
+    return os.path.join(folder, f".{os.path.basename(final)}{TEMP_MARK}{os.urandom(4).hex()}")

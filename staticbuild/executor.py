@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,10 +19,11 @@ from pathlib import Path
 import msgspec
 
 from staticbuild.actions import Action, Compress, Copy, Delete, Link, Update, Write
+from staticbuild.atomic import KERNEL, open_anonymous, open_named, publish, rename_over, temp_name
 from staticbuild.blobs import Blob, FileSlice, SourceFile
+from staticbuild.copying import copy_hashing, copy_into, copy_slice
 from staticbuild.errors import ApplyError, StaticbuildError
 from staticbuild.finders import FileInfo
-from staticbuild.observe import TEMP_MARK
 from staticbuild.parallel import WORKER_LOST, map_spread
 from staticbuild.state import OutputRecord, SourceRecord
 
@@ -207,20 +207,20 @@ def _link_identical(
 ) -> OutputRecord | None:
     """``action``'s file as a hard link to ``twin``; None where that cannot be (the twin
     failed or was replaced meanwhile, or the file system has no hard links)."""
-    if ino is None or not _KERNEL.hard_links:
+    if ino is None or not KERNEL.hard_links:
         return None
     final, folder = _final_path(base, action.path, made)
-    tmp = _temp_name(folder, final) if action.replaces else ""
+    tmp = temp_name(folder, final) if action.replaces else ""
     try:
         try:
             os.link(f"{base}/{twin}", tmp or final, follow_symlinks=False)
         except FileExistsError:
-            tmp = _temp_name(folder, final)
+            tmp = temp_name(folder, final)
             os.link(f"{base}/{twin}", tmp, follow_symlinks=False)
     except OSError as exc:
         if exc.errno in (errno.EPERM, errno.EMLINK, errno.EXDEV, errno.EOPNOTSUPP, errno.ENOSYS):
             if exc.errno != errno.EMLINK:
-                _KERNEL.hard_links = False
+                KERNEL.hard_links = False
             return None
         if isinstance(exc, FileNotFoundError):  # the twin is gone; write this one in full
             return None
@@ -231,7 +231,7 @@ def _link_identical(
             os.unlink(tmp)
         return None
     if tmp:
-        _replace(tmp, final)
+        rename_over(tmp, final)
     return OutputRecord(action.digest, st.st_size, st.st_mtime_ns, st.st_ino)
 
 
@@ -243,33 +243,33 @@ def _write(
     if isinstance(action, Link) or (isinstance(action, Update) and action.mode == "link"):
         assert isinstance(action, Link | Update)
         target = sources.path(action.root, action.source)
-        tmp = _temp_name(folder, final)
+        tmp = temp_name(folder, final)
         os.symlink(target, tmp)
-        _replace(tmp, final)
+        rename_over(tmp, final)
         st = os.lstat(final)
         return OutputRecord(action.digest, st.st_size, st.st_mtime_ns, st.st_ino, link=target)
     # A new file is written unnamed (O_TMPFILE) and linked in whole: one directory change
     # instead of create + rename, and a killed apply leaves nothing behind at all.
     fresh = type(action) is Copy or (isinstance(action, Write | Compress) and not action.replaces)
-    anonymous = fresh and _KERNEL.anonymous_files
-    fd, tmp = (_open_anonymous(folder), "") if anonymous else _open_named(folder, final)
+    anonymous = fresh and KERNEL.anonymous_files
+    fd, tmp = (open_anonymous(folder), "") if anonymous else open_named(folder, final)
     if fd < 0:
-        fd, tmp = _open_named(folder, final)
+        fd, tmp = open_named(folder, final)
     digest = action.digest
     try:
         if isinstance(action, Copy | Update):
             source = f"{sources.roots[action.root]}/{action.source}"
             info = sources.infos.get((action.root, action.source))
             if digest:
-                _copy_into(fd, source, info)
+                copy_into(fd, source, info)
             else:
-                digest = _copy_hashing(fd, source, info)
+                digest = copy_hashing(fd, source, info)
         else:
             blob = sources.blobs[action.digest]
             if isinstance(blob, SourceFile):  # a hashed copy of a source
-                _copy_into(fd, blob.path, blob.planned)
+                copy_into(fd, blob.path, blob.planned)
             elif isinstance(blob, FileSlice):  # a cached .gz/.br in a pack
-                _copy_slice(fd, blob)
+                copy_slice(fd, blob)
             else:
                 # A function makes bytes the plan did not keep (a cached manifest rewrite).
                 view = memoryview(blob() if callable(blob) else blob)
@@ -281,9 +281,9 @@ def _write(
         if tmp:
             os.close(fd)
             fd = -1
-            _replace(tmp, final)
+            rename_over(tmp, final)
         else:
-            _publish(fd, folder, final)
+            publish(fd, folder, final)
     except BaseException:
         if tmp:
             Path(tmp).unlink(missing_ok=True)
@@ -303,130 +303,6 @@ def _final_path(base: str, path: str, made: set[str]) -> tuple[str, str]:
         os.makedirs(folder, exist_ok=True)
         made.add(folder)
     return final, folder
-
-
-class _Kernel:
-    """What this kernel and file systems support; learnt on first failure, per process."""
-
-    anonymous_files = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
-    copy_file_range = hasattr(os, "copy_file_range")  # False once it fails across file systems
-    hard_links = True  # False once the destination's file system refuses them
-
-
-_KERNEL = _Kernel()
-#: copy_file_range cannot work here (across file systems, or not supported): use sendfile
-_NO_COPY_RANGE = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP)
-
-
-def _open_named(folder: str, final: str) -> tuple[int, str]:
-    # O_EXCL: never write through a file or link someone put there; mode 0o666 & ~umask
-    # is what Django's FileSystemStorage gives new files.
-    tmp = _temp_name(folder, final)
-    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666), tmp
-
-
-def _open_anonymous(folder: str) -> int:
-    """An unnamed file in ``folder``, or -1 where the file system cannot make one."""
-    try:
-        return os.open(folder, os.O_WRONLY | os.O_TMPFILE | os.O_CLOEXEC, 0o666)
-    except OSError as exc:
-        if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
-            _KERNEL.anonymous_files = False
-            return -1
-        raise
-
-
-def _publish(fd: int, folder: str, final: str) -> None:
-    """Give the unnamed file ``fd`` its final name, replacing whatever appeared there."""
-    proc = f"/proc/self/fd/{fd}"
-    try:
-        os.link(proc, final, src_dir_fd=fd, follow_symlinks=True)  # linkat(AT_SYMLINK_FOLLOW)
-    except FileExistsError:
-        tmp = _temp_name(folder, final)
-        os.link(proc, tmp, src_dir_fd=fd, follow_symlinks=True)
-        _replace(tmp, final)
-
-
-def _copy_into(fd: int, source: str, planned: FileInfo | None) -> None:
-    """Copy in the kernel (copy_file_range), refusing a source edited since it was planned."""
-    src, size = _open_source(source, planned)
-    try:
-        _copy_range(src, fd, 0, size)
-    finally:
-        os.close(src)
-
-
-def _copy_slice(fd: int, where: FileSlice) -> None:
-    src = os.open(where.path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if _copy_range(src, fd, where.offset, where.size) < where.size:
-            raise ApplyError(f"cached file {where.path!r} is cut short; run apply again")
-    finally:
-        os.close(src)
-
-
-def _copy_range(src: int, fd: int, offset: int, count: int) -> int:
-    """Copy ``count`` bytes from ``offset`` in ``src`` to ``fd``'s position, in the kernel;
-    returns how many there were."""
-    done = 0
-    while done < count:
-        sent = 0
-        if _KERNEL.copy_file_range:
-            try:
-                sent = os.copy_file_range(src, fd, count - done, offset + done)
-            except OSError as exc:
-                if exc.errno not in _NO_COPY_RANGE:
-                    raise
-                _KERNEL.copy_file_range = False
-        if not _KERNEL.copy_file_range:
-            sent = os.sendfile(fd, src, offset + done, count - done)
-        if sent == 0:
-            break
-        done += sent
-    return done
-
-
-def _copy_hashing(fd: int, source: str, planned: FileInfo | None) -> str:
-    """Copy through memory and hash on the way: for a source never hashed before, this
-    reads it once instead of twice (once to plan, once to copy)."""
-    src, size = _open_source(source, planned)
-    digest = hashlib.sha256()
-    # Ask for what the stat promised (a 1 MiB request costs a 1 MiB allocation per call).
-    want = min(size, _CHUNK) or _CHUNK
-    try:
-        while chunk := os.read(src, want):
-            digest.update(chunk)
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(fd, view) :]
-    finally:
-        os.close(src)
-    return digest.hexdigest()
-
-
-_CHUNK = 1 << 20
-
-
-def _open_source(source: str, planned: FileInfo | None) -> tuple[int, int]:
-    """The source opened, and its size; refused if edited since it was planned."""
-    src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
-    st = os.fstat(src)
-    if planned is not None and planned != FileInfo(st.st_size, st.st_mtime_ns, st.st_ino):
-        os.close(src)
-        raise ApplyError(f"source file {source!r} changed during apply; run apply again")
-    return src, st.st_size
-
-
-def _replace(tmp: str, final: str) -> None:
-    try:
-        os.replace(tmp, final)
-    except IsADirectoryError:
-        os.unlink(tmp)
-        raise
-
-
-def _temp_name(folder: str, final: str) -> str:
-    return os.path.join(folder, f".{os.path.basename(final)}{TEMP_MARK}{os.urandom(4).hex()}")
 
 
 def _delete(base: str, path: str) -> None:

@@ -13,14 +13,12 @@ from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
 from staticbuild.actions import Delete
+from staticbuild.atomic import TEMP_MARK
 from staticbuild.errors import PlanError, SourceError
 from staticbuild.finders import FileInfo
 from staticbuild.parallel import WORKER_LOST, map_chunked, map_spread
 from staticbuild.planner import MISSING, Decision, Desired, Observed
 from staticbuild.state import OutputRecord, SourceRecord
-
-#: Temporary files of the executor: ``.NAME.sbtmp-XXXX`` beside the final path.
-TEMP_MARK = ".sbtmp-"
 
 
 def file_digest(path: str) -> str:
