@@ -28,6 +28,7 @@ from staticbuild.collect import collect_originals, hash_compared
 from staticbuild.derivation import Derivation
 from staticbuild.errors import PlanError, StalePlanError
 from staticbuild.finders import IgnoreMatcher
+from staticbuild.lock import project_lock
 from staticbuild.observe import (
     check_parents,
     list_destination,
@@ -129,6 +130,8 @@ class Builder:
         self.state_dir = Path(project.state_dir)
         self.incremental = incremental
         self._state: State | None = None
+        #: the record files' stats when this builder read or last saved them
+        self._record_seen: tuple[tuple[int, int, int], ...] | None = None
         self._settled = None if incremental else read_settled(self.state_dir)
         self._snapshot: Snapshot | None = None
         self._context: _Context | None = None
@@ -141,6 +144,7 @@ class Builder:
     def state(self) -> State:
         """The record, decoded the first time it is needed (a proved no-op never does)."""
         if self._state is None:
+            self._record_seen = state_files(self.state_dir)  # before reading: a save since shows
             self._state = load_state(self.state_dir, self.project.destination) or track(
                 State(destination=self.project.destination, finished=False)
             )
@@ -356,6 +360,25 @@ class Builder:
             return ApplyResult(
                 str(self.destination), self.project.link, unmodified=context.proved.originals
             )
+        with project_lock(self.state_dir, "apply"):
+            self._check_record_unchanged()
+            return self._apply_locked(plan, context, progress)
+
+    def _check_record_unchanged(self) -> None:
+        """Under the lock: refuse to apply a plan made from a record another process has
+        saved over since (its save would be lost, and the plan may be wrong)."""
+        if self._record_seen is None or state_files(self.state_dir) == self._record_seen:
+            return
+        self._state = self._snapshot = self._context = None  # a next plan reads afresh
+        self._derivation = Derivation(self.project, self.state_dir, lambda: self.state, self.work)
+        raise StalePlanError(
+            f"another staticbuild process applied this project since the plan was made "
+            f"(its record in {str(self.state_dir)!r} changed); run the plan again"
+        )
+
+    def _apply_locked(
+        self, plan: Plan, context: _Context, progress: Callable[[int], None] | None
+    ) -> ApplyResult:
         self._settled = None  # true again only once this apply has finished
         state = self.state
         recovering = not state.finished  # an interrupted apply's note is cleared by saving
@@ -375,6 +398,7 @@ class Builder:
         ):
             save_state(self.state_dir, state, manifest_changed=self._derivation.manifest_changed)
             self._derivation.manifest_changed = False
+            self._record_seen = state_files(self.state_dir)
         self._context = None
         if outcome.error is not None:
             raise outcome.error

@@ -12,6 +12,7 @@ that turns one into an exit status (``exit_code``) and a one-line message on std
     │   └── StalePlanError    a saved plan's inputs changed since it was made
     ├── ApplyError            writing the destination failed part-way (disk full, permission, a
     │                         source vanished); what was finished is recorded, nothing is torn
+    ├── LockedError           another staticbuild process is applying the project (apply, watch)
     ├── PostProcessError      a hashed-name or compression step failed (missing reference, cycle)
     ├── StorageError          the object storage refused or could not be reached
     └── ServeError            the dev server cannot start (not allowed, address in use)
@@ -57,6 +58,10 @@ class StalePlanError(PlanError):
 
 class ApplyError(StaticbuildError):
     """Carrying out a plan failed; finished files are recorded and nothing is half-written."""
+
+
+class LockedError(StaticbuildError):
+    """Another process holds the project's lock; nothing was changed."""
 
 
 class PostProcessError(StaticbuildError):

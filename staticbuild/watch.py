@@ -29,6 +29,7 @@ from types import FrameType
 from typing import Any, Protocol
 
 from staticbuild.errors import ServeError, SpecError, StaticbuildError
+from staticbuild.lock import project_lock
 from staticbuild.server import DevServer, StaticFilesApp, check_serving_allowed, start_server
 from staticbuild.watch_batch import DEBOUNCE, ChangeBatcher, ChangeSet
 from staticbuild.watch_observer import RootWatcher
@@ -258,14 +259,18 @@ def run_watch(
     err_echo = err_echo or _stderr
     stop = stop_event or threading.Event()
     project: ProjectLike = project_loader()
-    # Bind first: a busy port or a refused --serve fails before a long first apply.
-    server = _start_serving(project, addr, insecure) if serve else None
-    signals = _Signals(stop)
-    session = _Session(project, builder_factory, verbosity=verbosity, echo=echo, err_echo=err_echo)
-    events: queue.SimpleQueue[Any] = queue.SimpleQueue()
     with contextlib.ExitStack() as stack:
+        # The project is this watcher's for its whole run: an apply elsewhere is refused.
+        stack.enter_context(project_lock(Path(os.fspath(project.state_dir)), "watch"))
+        # Bind first: a busy port or a refused --serve fails before a long first apply.
+        server = _start_serving(project, addr, insecure) if serve else None
         if server is not None:
             stack.callback(server.close)
+        signals = _Signals(stop)
+        session = _Session(
+            project, builder_factory, verbosity=verbosity, echo=echo, err_echo=err_echo
+        )
+        events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         stack.enter_context(signals.installed())
         try:
             with signals.interruptible_section():
