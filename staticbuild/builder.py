@@ -129,6 +129,7 @@ class Builder:
         self.destination = project.destination_path
         self.state_dir = Path(project.state_dir)
         self.incremental = incremental
+        self._root_paths = tuple(r.path for r in project.roots)
         self._state: State | None = None
         #: the record files' stats when this builder read or last saved them
         self._record_seen: tuple[tuple[int, int, int], ...] | None = None
@@ -209,7 +210,7 @@ class Builder:
             self._originals,
             snapshot,
             self.state,
-            [r.path for r in self.project.roots],
+            self._root_paths,
             None if full else affected,
             lazy=lazy,
             md5=self._derivation.hashes_names,
@@ -320,7 +321,7 @@ class Builder:
                 self._originals,
                 self._snapshot,
                 self.state,
-                [r.path for r in self.project.roots],
+                self._root_paths,
                 observed,
             )
         decision = decide(
@@ -424,7 +425,7 @@ class Builder:
         state = self.state
         records = state.outputs
         sources = Sources(
-            tuple(r.path for r in self.project.roots),
+            self._root_paths,
             context.infos,
             context.blobs,
             self._present_files(context) if self.project.hard_links else None,
