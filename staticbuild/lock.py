@@ -66,6 +66,8 @@ def _acquire(state_dir: Path, path: str, command: str) -> int:
             f"another staticbuild process ({holder or 'starting'}) is applying this "
             f"project; wait for it to finish or stop it (lock: {path})"
         ) from None
+    except OSError:  # no locks on this file system (ENOLCK on some NFS mounts): go unlocked
+        return fd
     text = f"pid {os.getpid()}, staticbuild {command}\n".encode()
     os.ftruncate(fd, 0)
     os.pwrite(fd, text, 0)
