@@ -251,10 +251,11 @@ def run_watch(
 
     ``project_loader()`` returns a ``Project`` (raising SpecError) and is called again on
     every spec edit; ``builder_factory(project)`` returns a ``Builder``. Raises
-    StaticbuildError only before the first apply (an invalid spec; ``--serve`` refused:
-    no ``debug``/``--insecure``, an ``s3://`` destination, a bad or busy address) or
-    when a root cannot be watched (SourceError: inotify's watch limit). ``echo`` gets normal
-    output, ``err_echo`` errors (default: stderr).
+    StaticbuildError only before the first apply (an invalid spec; another process holding
+    the project's lock; ``--serve`` refused: no ``debug``/``--insecure``, an ``s3://``
+    destination, a bad or busy address) or when a root cannot be watched (SourceError:
+    inotify's watch limit). ``echo`` gets normal output, ``err_echo`` errors (default:
+    stderr).
     """
     err_echo = err_echo or _stderr
     stop = stop_event or threading.Event()
