@@ -7,11 +7,12 @@ the kernel lets go of it when its holder exits, so a killed apply never leaves a
 lock behind. The file's text only names the holder, for the message of the one refused.
 
 Within one process the lock is re-entrant: ``watch`` holds it for its whole run, and each
-of its applies takes it again.
+of its applies takes it again. Forked workers do not hold it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
@@ -24,6 +25,18 @@ LOCK_NAME = "lock"
 
 _held: dict[str, tuple[int, int]] = {}  # lock path -> (its fd, how many holders here)
 _guard = threading.Lock()
+
+
+def _forget_in_child() -> None:
+    """A forked worker lets go of its copies of the lock: if its parent is killed, the
+    lock must go with the parent, not linger until the worker notices and exits."""
+    for fd, _ in _held.values():
+        with contextlib.suppress(OSError):
+            os.close(fd)  # the parent's descriptor still holds the lock
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 @contextmanager

@@ -81,6 +81,30 @@ def test_a_killed_holder_leaves_no_stale_lock(
     assert run_cli("-f", demo, "apply", "--no-input").exit_code == 0
 
 
+FORK_AND_DIE = """
+import os, sys, time
+from pathlib import Path
+from staticbuild.lock import project_lock
+with project_lock(Path(sys.argv[1]), "apply"):
+    if os.fork() == 0:  # a worker that outlives its parent, as after a SIGKILL
+        time.sleep(30)
+        os._exit(0)
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_killed_holder_s_workers_do_not_keep_the_lock(demo: Path, run_cli: RunCli) -> None:
+    proc = _child("-c", FORK_AND_DIE, str(demo.parent / ".staticbuild"))
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "held\n"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert run_cli("-f", demo, "apply", "--no-input").exit_code == 0
+    finally:
+        _stop(proc)
+
+
 def test_a_plan_made_before_another_process_applied_is_refused(demo: Path) -> None:
     """The second apply would save its record over the first's: it must plan again."""
     first = Builder(load_project(demo))
