@@ -131,6 +131,7 @@ def test_watch_holds_the_lock_for_its_whole_run(demo: Path, run_cli: RunCli) -> 
         while "Watching for changes" not in (line := watch.stdout.readline()):
             assert line, "watch ended before watching"
         assert run_cli("-f", demo, "apply", "--no-input").exit_code == 0  # proved: no lock
+        assert run_cli("-f", demo, "plan", "--clear").exit_code == 0  # plans never lock
         result = run_cli("-f", demo, "apply", "--no-input", "--clear")
         assert result.exit_code == 1
         assert f"(pid {watch.pid}, staticbuild watch)" in result.output
