@@ -156,6 +156,8 @@ class Builder:
     def plan(self, changed: frozenset[Path] | None = None, *, with_inputs: bool = False) -> Plan:
         """What apply would do; with ``changed``, only for the destination paths those affect."""
         full = self._snapshot is None or changed is None
+        if full:
+            self._forget_if_saved_elsewhere()
         provable = full and not with_inputs and not self.project.clear and not self.incremental
         settled = self._settled if provable else None
         if settled is not None:  # the child reads the records: this process may never need to
@@ -365,13 +367,22 @@ class Builder:
             self._check_record_unchanged()
             return self._apply_locked(plan, context, progress)
 
+    def _forget_if_saved_elsewhere(self) -> bool:
+        """Drop what this builder read of the record if another process has saved it since
+        (a long-lived builder then plans from the record as it is now)."""
+        if self._record_seen is None or state_files(self.state_dir) == self._record_seen:
+            return False
+        self._state = self._snapshot = self._context = None
+        self._record_seen = None
+        self._settled = None if self.incremental else read_settled(self.state_dir)
+        self._derivation = Derivation(self.project, self.state_dir, lambda: self.state, self.work)
+        return True
+
     def _check_record_unchanged(self) -> None:
         """Under the lock: refuse to apply a plan made from a record another process has
         saved over since (its save would be lost, and the plan may be wrong)."""
-        if self._record_seen is None or state_files(self.state_dir) == self._record_seen:
+        if not self._forget_if_saved_elsewhere():
             return
-        self._state = self._snapshot = self._context = None  # a next plan reads afresh
-        self._derivation = Derivation(self.project, self.state_dir, lambda: self.state, self.work)
         raise StalePlanError(
             f"another staticbuild process applied this project since the plan was made "
             f"(its record in {str(self.state_dir)!r} changed); run the plan again"

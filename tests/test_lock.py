@@ -122,6 +122,18 @@ def test_a_plan_made_before_another_process_applied_is_refused(demo: Path) -> No
     assert Builder(load_project(demo)).plan().actions == ()
 
 
+def test_a_long_lived_builder_plans_from_the_record_another_process_saved(demo: Path) -> None:
+    first = Builder(load_project(demo))
+    first.apply()
+    write(demo.parent / "examples/assets/js/app.js", "other();\n")
+    Builder(load_project(demo)).apply()  # another process
+    assert first.plan().actions == ()  # it sees that apply's record, not its own old one
+    write(demo.parent / "examples/assets/js/app.js", "mine();\n")
+    result = first.apply(first.plan())
+    assert result.copied == 1
+    assert Builder(load_project(demo)).plan().actions == ()
+
+
 def test_watch_holds_the_lock_for_its_whole_run(demo: Path, run_cli: RunCli) -> None:
     """``--clear`` makes the apply look at the destination for real: an apply that the
     last one's note proves empty changes nothing, and goes ahead without the lock."""
