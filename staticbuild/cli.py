@@ -38,6 +38,12 @@ class _Group(click.Group):
             for line in str(exc).splitlines() or [type(exc).__name__]:
                 click.echo(f"Error: {line}", err=True)
             ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:  # watch stops on its own; this is an apply or a plan
+            click.echo(
+                "Interrupted: no file is left half-written; run the command again to finish.",
+                err=True,
+            )
+            ctx.exit(1)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

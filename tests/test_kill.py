@@ -91,8 +91,11 @@ def has_final_file(dest: Path) -> bool:
 Probe = Callable[[], bool]
 
 
-def kill_part_way(spec: Path, started: Probe, part_way: Probe) -> bool:
-    """Start an apply, SIGKILL it as soon as ``started()``; whether it died ``part_way()``."""
+def kill_part_way(
+    spec: Path, started: Probe, part_way: Probe, signum: int = signal.SIGKILL
+) -> bool:
+    """Start an apply, send ``signum`` as soon as ``started()``; whether it stopped
+    ``part_way()``. SIGINT (Ctrl-C) must end it with status 1 and a one-line message."""
     log = spec.parent / "killed-apply.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -107,12 +110,20 @@ def kill_part_way(spec: Path, started: Probe, part_way: Probe) -> bool:
                     break
                 time.sleep(0.001)
             if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGKILL)
+                os.kill(proc.pid, signum)
         finally:
             proc.wait(timeout=60)
-    if proc.returncode != -signal.SIGKILL:
-        assert proc.returncode == 0, log.read_text(errors="replace")
-        return False  # it finished before the kill
+    output = log.read_text(errors="replace")
+    if proc.returncode == 0:
+        return False  # it finished before the signal
+    if signum == signal.SIGINT:
+        assert proc.returncode == 1, output
+        assert output.strip().splitlines()[-1] == (
+            "Interrupted: no file is left half-written; run the command again to finish."
+        ), output
+        assert "Traceback" not in output
+    else:
+        assert proc.returncode == -signum, output
     return part_way()
 
 
@@ -144,7 +155,10 @@ def assert_converges(spec: Path, dest: Path, expected_dest: Path) -> None:
     assert json.loads(plan.stdout)["actions"] == []
 
 
-def test_killed_first_apply_leaves_whole_files_and_the_next_converges(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_killed_first_apply_leaves_whole_files_and_the_next_converges(
+    tmp_path: Path, signum: int
+) -> None:
     for _site, spec, dest, expected_dest in attempts(tmp_path):
         clean_apply(expected_dest.parent / "staticbuild.yaml")
         total = len(finals_and_temps(expected_dest)[0])
@@ -152,7 +166,7 @@ def test_killed_first_apply_leaves_whole_files_and_the_next_converges(tmp_path: 
         def part_way(dest: Path = dest, total: int = total) -> bool:
             return 0 < len(finals_and_temps(dest)[0]) < total
 
-        if kill_part_way(spec, lambda dest=dest: has_final_file(dest), part_way):
+        if kill_part_way(spec, lambda dest=dest: has_final_file(dest), part_way, signum):
             break
     expected, got = snapshot(expected_dest), snapshot(dest)
     finals, _temps = finals_and_temps(dest)
