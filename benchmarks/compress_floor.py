@@ -23,7 +23,7 @@ import time
 
 import corpora
 
-from staticbuild.storage.compress import (
+from staticbuild.storage.encodings import (
     CompressOptions,
     compress_brotli,
     compress_gzip,

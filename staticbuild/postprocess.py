@@ -19,7 +19,8 @@ from staticbuild.planner import Desired
 from staticbuild.project import Project
 
 if TYPE_CHECKING:  # the engines (brotli, regexes) load only when a spec asks for them
-    from staticbuild.storage.compress import CompressCache, CompressOptions
+    from staticbuild.storage.compress import CompressCache
+    from staticbuild.storage.encodings import CompressOptions
     from staticbuild.storage.manifest import (
         ManifestCache,
         ManifestOptions,
@@ -159,7 +160,7 @@ def _remake(path: str, output: Output, options: ManifestOptions) -> Callable[[],
 
 
 def compress_options(project: Project) -> CompressOptions:
-    from staticbuild.storage.compress import SKIP_EXTENSIONS, CompressOptions
+    from staticbuild.storage.encodings import SKIP_EXTENSIONS, CompressOptions
 
     storage = project.storage
     return CompressOptions(
@@ -182,7 +183,7 @@ def _compress(
     *,
     skip: str | None,
 ) -> None:
-    from staticbuild.storage.compress import SUFFIXES, wants_compression
+    from staticbuild.storage.encodings import SUFFIXES, wants_compression
 
     options = compress_options(project)
     wanted = {

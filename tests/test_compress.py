@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from whitenoise.compress import Compressor
 
 from staticbuild.errors import PostProcessError
-from staticbuild.storage.compress import (
+from staticbuild.storage.compress import CompressCache
+from staticbuild.storage.encodings import (
     SKIP_EXTENSIONS,
     SUFFIXES,
-    CompressCache,
     CompressOptions,
     compress_brotli,
     compress_gzip,
