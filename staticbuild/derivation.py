@@ -24,7 +24,7 @@ from staticbuild.state import State, manifest_cache_of, set_manifest_cache
 if TYPE_CHECKING:
     from staticbuild.postprocess import Derived
     from staticbuild.storage.compress import CompressCache
-    from staticbuild.storage.manifest import ManifestCache
+    from staticbuild.storage.manifest_cache import ManifestCache
 
 
 class Derivation:

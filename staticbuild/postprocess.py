@@ -21,7 +21,7 @@ from staticbuild.project import Project
 if TYPE_CHECKING:  # the engines (brotli, regexes) load only when a spec asks for them
     from staticbuild.storage.compress import CompressCache
     from staticbuild.storage.encodings import CompressOptions
-    from staticbuild.storage.manifest import (
+    from staticbuild.storage.manifest_cache import (
         ManifestCache,
         ManifestOptions,
         ManifestStats,
@@ -82,7 +82,8 @@ def _hash_names(
     md5_hints: Mapping[str, str] | None,
     infos: Mapping[tuple[int, str], FileInfo],
 ) -> None:
-    from staticbuild.storage.manifest import ManifestOptions, post_process
+    from staticbuild.storage.manifest import post_process
+    from staticbuild.storage.manifest_cache import ManifestOptions
 
     storage = project.storage
 

@@ -17,7 +17,7 @@ import msgspec
 from staticbuild.atomic import Write, replace_file
 
 if TYPE_CHECKING:  # the manifest engine loads only when a plan derives hashed names
-    from staticbuild.storage.manifest import ManifestCache
+    from staticbuild.storage.manifest_cache import ManifestCache
 
 STATE_VERSION = 2
 APPLYING = "applying"
@@ -67,7 +67,7 @@ class State(msgspec.Struct):
 
 
 def manifest_cache_of(state: State) -> ManifestCache | None:
-    from staticbuild.storage.manifest import ManifestCache
+    from staticbuild.storage.manifest_cache import ManifestCache
 
     try:
         return msgspec.msgpack.decode(state.manifest_cache, type=ManifestCache | None)

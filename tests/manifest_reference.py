@@ -10,13 +10,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from staticbuild.storage.manifest import (
-    ManifestCache,
-    ManifestOptions,
-    ManifestResult,
-    output_bytes,
-    post_process,
-)
+from staticbuild.storage.manifest import output_bytes, post_process
+from staticbuild.storage.manifest_cache import ManifestCache, ManifestOptions, ManifestResult
 
 DEFAULT_IGNORE = ("CVS", ".*", "*~")
 

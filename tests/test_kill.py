@@ -91,6 +91,10 @@ def has_final_file(dest: Path) -> bool:
 Probe = Callable[[], bool]
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def kill_part_way(
     spec: Path, started: Probe, part_way: Probe, signum: int = signal.SIGKILL
 ) -> bool:
@@ -102,6 +106,9 @@ def kill_part_way(
             [sys.executable, "-m", "staticbuild", "-f", str(spec), "apply", "--no-input"],
             stdout=out,
             stderr=subprocess.STDOUT,
+            # As from a terminal: a job started in the background of a script (CI) would
+            # otherwise inherit SIGINT ignored, and Ctrl-C could not be tested.
+            preexec_fn=_default_sigint,
         )
         deadline = time.monotonic() + 120
         try:
@@ -135,7 +142,7 @@ def attempts(tmp_path: Path) -> Iterator[tuple[Path, Path, Path, Path]]:
         spec = write_spec(tmp_path / f"project{attempt}", site)
         reference = write_spec(tmp_path / f"reference{attempt}", site)
         yield site, spec, spec.parent / "out", reference.parent / "out"
-    pytest.fail(f"apply always finished before SIGKILL, even with {SIZES[-1]} files")
+    pytest.fail(f"apply always finished before the signal, even with {SIZES[-1]} files")
 
 
 def clean_apply(spec: Path) -> None:

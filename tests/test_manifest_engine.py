@@ -18,7 +18,7 @@ import fontawesomefree  # type: ignore[import-untyped]
 import pytest
 
 from staticbuild.errors import PostProcessError
-from staticbuild.storage.manifest import ManifestOptions
+from staticbuild.storage.manifest_cache import ManifestOptions
 from tests.django_reference import DjangoRun, collectstatic, django61_python
 from tests.manifest_reference import destination, run_engine
 from tests.manifest_trees import CASES, PREHASHED, Case, write_tree

@@ -10,12 +10,8 @@ import msgspec
 import pytest
 
 from staticbuild.errors import PostProcessError
-from staticbuild.storage.manifest import (
-    ManifestCache,
-    ManifestOptions,
-    ManifestResult,
-    output_bytes,
-)
+from staticbuild.storage.manifest import output_bytes
+from staticbuild.storage.manifest_cache import ManifestCache, ManifestOptions, ManifestResult
 from tests.manifest_reference import destination, run_engine
 from tests.manifest_trees import CASES, PNG, Case, write_tree
 

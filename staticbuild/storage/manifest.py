@@ -21,98 +21,25 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-
-import msgspec
 
 from staticbuild.errors import PostProcessError
 from staticbuild.parallel import WORKER_LOST, map_spread
 from staticbuild.storage import references as refs
+from staticbuild.storage.manifest_cache import (
+    ENGINE,
+    Adjusted,
+    Lookup,
+    ManifestCache,
+    ManifestOptions,
+    ManifestResult,
+    ManifestStats,
+    Output,
+)
+from staticbuild.storage.reference_graph import find_cycle, levels
 
-ENGINE = "django-6.1.3/2"  # bump to invalidate caches when the output could change
 PLACEHOLDER = "0" * 12
 #: fewer files than this are scanned (or rewritten) in-process: a fork costs more
 SCAN_FORK_THRESHOLD = 256
-
-
-class ManifestOptions(msgspec.Struct, frozen=True):
-    url: str = "/static/"  # STATIC_URL
-    strict: bool = True  # missing reference fails; False leaves it as written + a warning
-    js_module_imports: bool = False  # Django's support_js_module_import_aggregation
-    manifest_name: str = "staticfiles.json"
-
-
-class Lookup(msgspec.Struct, frozen=True, array_like=True):
-    """One call of Django's ``_stored_name`` made while rewriting a file."""
-
-    arg: str
-    kind: refs.Kind
-    key: str
-    line: int
-
-
-class Adjusted(msgspec.Struct, frozen=True):
-    """What one CSS/JS file needed and produced on the last run.
-
-    No output bytes: they are a function of the original (``fingerprint``) and ``values``,
-    and keeping them made every run decode every rewritten file from the state.
-    """
-
-    fingerprint: str
-    lookups: tuple[Lookup, ...]
-    values: tuple[str, ...]  # what each lookup resolved to when the output was made
-    name: str
-    digest: str  # sha256 hex of the output; ``fingerprint`` when it equals the original
-    size: int  # of the output, so a plan needs no bytes to describe it
-
-
-@dataclass(frozen=True, slots=True)
-class Output:
-    """One hashed file to write.
-
-    ``content`` is a cache of this run only (bytes it rewrote) and takes no part in
-    equality: an output reused from :class:`ManifestCache` equals the same output made
-    afresh. :func:`output_bytes` gives the bytes either way.
-    """
-
-    name: str  # destination-relative hashed name, e.g. "css/base.5e0f8a1b2c3d.css"
-    original: str  # the collected file it derives from
-    digest: str  # sha256 hex of the output's bytes
-    trace: Adjusted | None = None  # a CSS/JS file's trace; None for a plain copy
-    content: bytes | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def rewritten(self) -> bool:
-        """Whether the bytes differ from the original's (else the original is copied)."""
-        return self.trace is not None and self.trace.digest != self.trace.fingerprint
-
-
-class ManifestCache(msgspec.Struct, frozen=True):
-    engine: str = ENGINE
-    url: str = "/static/"
-    js_module_imports: bool = False
-    md5: dict[str, str] = {}  # fingerprint -> first 12 hex digits of md5 of those bytes
-    adjusted: dict[str, Adjusted] = {}  # CSS/JS name -> its trace
-
-
-class ManifestStats(msgspec.Struct, frozen=True):
-    files: int  # collected files considered
-    read: int  # calls of ``read``
-    hashed: int  # md5 computations over file bytes
-    parsed: int  # CSS/JS files scanned for references
-    rewritten: int  # CSS/JS files rewritten with final names
-
-
-class ManifestResult(msgspec.Struct, frozen=True):
-    paths: dict[str, str]  # original -> hashed name, as in staticfiles.json
-    outputs: tuple[Output, ...]  # every hashed file to write, sorted by name
-    # Collected files whose bytes Django replaces because a hashed output lands on their
-    # name (only when a source already holds hashed names); never the manifest itself.
-    rewritten: tuple[tuple[str, bytes], ...]
-    manifest: bytes  # staticfiles.json exactly as Django 6.1 writes it
-    warnings: tuple[str, ...]  # non-strict: one line per reference left as written
-    cache: ManifestCache
-    stats: ManifestStats
 
 
 def manifest_bytes(paths: dict[str, str]) -> bytes:
@@ -276,68 +203,18 @@ class _Run:
             raise PostProcessError(f"{name}: {exc}") from exc
 
 
-def _dfs_cycle(graph: dict[str, list[str]], start: str, state: dict[str, int]) -> list[str] | None:
-    stack: list[tuple[str, int]] = [(start, 0)]
-    path = [start]
-    state[start] = 1
-    while stack:
-        node, i = stack[-1]
-        succ = graph.get(node, [])
-        if i == len(succ):
-            stack.pop()
-            path.pop()
-            state[node] = 2
-            continue
-        stack[-1] = (node, i + 1)
-        nxt = succ[i]
-        if state.get(nxt) == 1:
-            return [*path[path.index(nxt) :], nxt]
-        if nxt not in state:
-            state[nxt] = 1
-            stack.append((nxt, 0))
-            path.append(nxt)
-    return None
-
-
-def _order(graph: dict[str, list[str]]) -> list[str]:
-    """Post-order: every file after the files whose final names it needs."""
-    order: list[str] = []
-    done: set[str] = set()
-    for root in sorted(graph):
-        if root in done:
-            continue
-        stack: list[tuple[str, int]] = [(root, 0)]
-        done.add(root)
-        while stack:
-            node, i = stack[-1]
-            succ = graph[node]
-            if i == len(succ):
-                stack.pop()
-                order.append(node)
-                continue
-            stack[-1] = (node, i + 1)
-            if succ[i] not in done:
-                done.add(succ[i])
-                stack.append((succ[i], 0))
-    return order
-
-
 def _cycle_error(graph: dict[str, list[str]], traces: dict[str, tuple[Lookup, ...]]) -> None:
-    state: dict[str, int] = {}
-    for root in sorted(graph):
-        if root in state:
-            continue
-        cycle = _dfs_cycle(graph, root, state)
-        if cycle:
-            hops = []
-            for a, b in zip(cycle, cycle[1:], strict=False):
-                line = next(lk.line for lk in traces[a] if lk.kind == "final" and lk.key == b)
-                hops.append(f"{a}:{line}")
-            raise PostProcessError(
-                "reference cycle: "
-                + " -> ".join([*hops, cycle[-1]])
-                + " (Django gives up: Max post-process passes exceeded.)"
-            )
+    cycle = find_cycle(graph)
+    if cycle:
+        hops = []
+        for a, b in zip(cycle, cycle[1:], strict=False):
+            line = next(lk.line for lk in traces[a] if lk.kind == "final" and lk.key == b)
+            hops.append(f"{a}:{line}")
+        raise PostProcessError(
+            "reference cycle: "
+            + " -> ".join([*hops, cycle[-1]])
+            + " (Django gives up: Max post-process passes exceeded.)"
+        )
 
 
 def post_process(
@@ -384,7 +261,7 @@ def post_process(
     for n in run.names:
         if not run.patterns[n]:
             final[refs.clean_name(n)] = refs.saved_name(n, run.original_md5(n))
-    for level in _levels(graph):
+    for level in levels(graph):
         for n, (entry, content) in zip(level, _adjust_all(run, level, traces, final), strict=True):
             entries[n] = entry
             final[refs.clean_name(n)] = entry.name
@@ -427,19 +304,6 @@ def _replay(
         return refs.rewrite(name, text, patterns, url, stored)
     except ValueError as exc:  # urlsplit on a malformed URL; Django fails too
         raise PostProcessError(f"{name}: {exc}") from exc
-
-
-def _levels(graph: dict[str, list[str]]) -> list[list[str]]:
-    """The files in rounds: each after every file it names, so a round's files can be
-    rewritten side by side."""
-    depth: dict[str, int] = {}
-    order = _order(graph)
-    for n in order:
-        depth[n] = 1 + max((depth[d] for d in graph[n]), default=-1)
-    levels: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
-    for n in order:
-        levels[depth[n]].append(n)
-    return levels
 
 
 def _adjust_all(
