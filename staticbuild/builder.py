@@ -14,12 +14,11 @@ stats), :mod:`~staticbuild.saved_plans` and :mod:`~staticbuild.reports`.
 from __future__ import annotations
 
 import functools
-import gc
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
+from typing import TYPE_CHECKING, NamedTuple
 
 import msgspec
 
@@ -28,6 +27,7 @@ from staticbuild.collect import collect_originals, hash_compared
 from staticbuild.derivation import Derivation
 from staticbuild.errors import PlanError, StalePlanError
 from staticbuild.finders import IgnoreMatcher
+from staticbuild.gc_paused import gc_paused
 from staticbuild.lock import project_lock
 from staticbuild.observe import (
     check_parents,
@@ -91,30 +91,6 @@ class _Context:
     wanted: int = 0
 
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _gc_paused(method: _F) -> _F:
-    """Run ``method`` with the cyclic garbage collector paused.
-
-    A plan makes a few small objects per file and frees almost none until it ends; with
-    the collector on, every few hundred allocations it re-scans all of them, which costs
-    a third of a no-op apply at 100k files. Cycles made meanwhile are collected later.
-    """
-
-    @functools.wraps(method)
-    def paused(*args: Any, **kwargs: Any) -> Any:
-        if not gc.isenabled():
-            return method(*args, **kwargs)
-        gc.disable()
-        try:
-            return method(*args, **kwargs)
-        finally:
-            gc.enable()
-
-    return cast(_F, paused)
-
-
 class Builder:
     """Plans and applies one project.
 
@@ -122,7 +98,7 @@ class Builder:
     so every full plan collects everything they build on, even when nothing changed.
     """
 
-    @_gc_paused
+    @gc_paused
     def __init__(self, project: Project, *, incremental: bool = False) -> None:
         self.project = project
         self.matcher = IgnoreMatcher(project.ignore_patterns)
@@ -152,7 +128,7 @@ class Builder:
         return self._state
 
     # -- planning -------------------------------------------------------------------------
-    @_gc_paused
+    @gc_paused
     def plan(self, changed: frozenset[Path] | None = None, *, with_inputs: bool = False) -> Plan:
         """What apply would do; with ``changed``, only for the destination paths those affect."""
         full = self._snapshot is None or changed is None
@@ -347,7 +323,7 @@ class Builder:
         return rel if not rel.startswith("..") else self.project.destination
 
     # -- applying -------------------------------------------------------------------------
-    @_gc_paused
+    @gc_paused
     def apply(
         self, plan: Plan | None = None, *, progress: Callable[[int], None] | None = None
     ) -> ApplyResult:
@@ -431,7 +407,7 @@ class Builder:
     def _execute(self, context: _Context, progress: Callable[[int], None] | None) -> Outcome:
         """Run the plan's actions and file what they made (and what the plan adopted or
         forgot) in the state's records."""
-        from staticbuild.executor import Sources, execute
+        from staticbuild.executor import Sources, execute, present_files
 
         state = self.state
         records = state.outputs
@@ -439,7 +415,11 @@ class Builder:
             self._root_paths,
             context.infos,
             context.blobs,
-            self._present_files(context) if self.project.hard_links else None,
+            present_files(
+                context.plan.actions, context.decision.unmodified, context.observed, state.outputs
+            )
+            if self.project.hard_links
+            else None,
         )
         if not self.incremental:
             self._release_wants(context)
@@ -497,23 +477,6 @@ class Builder:
         if settled != self._settled:
             write_settled(self.state_dir, settled)
         self._settled = settled
-
-    def _present_files(self, context: _Context) -> dict[str, tuple[str, int]] | None:
-        """Regular files left in place, by content: what generated files may link to."""
-        if not any(isinstance(a, Write | Compress) for a in context.plan.actions):
-            return None
-        present: dict[str, tuple[str, int]] = {}
-        observed = context.observed
-        records = self.state.outputs
-        for path in context.decision.unmodified:
-            seen = observed.get(path)
-            if seen is None:  # vouched for by its record without a full look
-                record = records.get(path)
-                if record is not None and record.link is None:
-                    present.setdefault(record.digest, (path, record.ino))
-            elif seen.kind == "file" and seen.digest:
-                present.setdefault(seen.digest, (path, seen.ino))
-        return present
 
     def _verify_saved(self, saved: Plan) -> Plan:
         if saved.inputs is None:

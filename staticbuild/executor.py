@@ -25,6 +25,7 @@ from staticbuild.copying import copy_hashing, copy_into, copy_slice
 from staticbuild.errors import ApplyError, StaticbuildError
 from staticbuild.finders import FileInfo
 from staticbuild.parallel import WORKER_LOST, map_spread
+from staticbuild.planner import Observed
 from staticbuild.state import OutputRecord, SourceRecord
 
 
@@ -177,6 +178,28 @@ def _run_stage(
 
 #: a copy's record size that stands for its action's (see :func:`_run_stage`)
 _PLANNED_SIZE = -1
+
+
+def present_files(
+    actions: Sequence[Action],
+    unmodified: Sequence[str],
+    observed: Mapping[str, Observed],
+    records: Mapping[str, OutputRecord],
+) -> dict[str, tuple[str, int]] | None:
+    """Regular files left in place, by content: what generated files may link to (None
+    when no action generates a file)."""
+    if not any(isinstance(a, Write | Compress) for a in actions):
+        return None
+    present: dict[str, tuple[str, int]] = {}
+    for path in unmodified:
+        seen = observed.get(path)
+        if seen is None:  # vouched for by its record without a full look
+            record = records.get(path)
+            if record is not None and record.link is None:
+                present.setdefault(record.digest, (path, record.ino))
+        elif seen.kind == "file" and seen.digest:
+            present.setdefault(seen.digest, (path, seen.ino))
+    return present
 
 
 def _pair_identical(
