@@ -122,10 +122,20 @@ class Builder:
         """The record, decoded the first time it is needed (a proved no-op never does)."""
         if self._state is None:
             self._record_seen = state_files(self.state_dir)  # before reading: a save since shows
-            self._state = load_state(self.state_dir, self.project.destination) or track(
-                State(destination=self.project.destination, finished=False)
-            )
+            self._state = load_state(
+                self.state_dir, self.project.destination, outputs=not self._destination_empty()
+            ) or track(State(destination=self.project.destination, finished=False))
         return self._state
+
+    def _destination_empty(self) -> bool:
+        """Nothing at the destination (a CI job's fresh start): no recorded output exists."""
+        try:
+            with os.scandir(self.destination) as entries:
+                return next(entries, None) is None
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False  # not a folder, or unreadable: the plan says so
 
     # -- planning -------------------------------------------------------------------------
     @gc_paused

@@ -90,22 +90,46 @@ def mark_unfinished(state_dir: Path) -> None:
     (state_dir / SETTLED).unlink(missing_ok=True)
 
 
-def load_state(state_dir: Path, destination: str) -> State | None:
-    """The recorded state for ``destination``, or None when there is none (or it is unusable)."""
+class _WithoutOutputs(msgspec.Struct):
+    """:class:`State` without its output records (msgspec skips them undecoded)."""
+
+    version: int = STATE_VERSION
+    destination: str = ""
+    finished: bool = True
+    sources: dict[str, dict[str, SourceRecord]] = msgspec.field(default_factory=dict)
+    manifest_cache: msgspec.Raw = msgspec.field(default_factory=lambda: _NONE)
+    history: list[list[str]] = msgspec.field(default_factory=list)
+
+
+def load_state(state_dir: Path, destination: str, *, outputs: bool = True) -> State | None:
+    """The recorded state for ``destination``, or None when there is none (or it is unusable).
+
+    ``outputs=False`` (the destination is empty: none of them exists) leaves the output
+    records undecoded and the next save rewrites the state without them, while the
+    sources' records, the manifest engine's cache and the history are kept.
+    """
     try:
         data = state_file(state_dir).read_bytes()
     except OSError:
         return None
     try:
-        state = msgspec.msgpack.decode(data, type=State)
+        if outputs:
+            state = msgspec.msgpack.decode(data, type=State)
+        else:
+            part = msgspec.msgpack.decode(data, type=_WithoutOutputs)
+            state = State(**msgspec.structs.asdict(part))
     except msgspec.DecodeError:
         return None
     if state.version != STATE_VERSION or state.destination != destination:
         return None
     # A decoded Raw is a view into the whole file: copied, the file's bytes can be freed.
     state.manifest_cache = state.manifest_cache.copy()
-    _replay(state, state_dir / JOURNAL)
+    _replay(state, state_dir / JOURNAL, outputs=outputs)
     track(state)
+    if not outputs:
+        none_yet: _Tracked[OutputRecord] = _Tracked()
+        none_yet.changed = None  # saved whole: the file's old records must not come back
+        state.outputs = none_yet
     if (state_dir / APPLYING).exists():
         state.finished = False
     return state
@@ -339,14 +363,15 @@ def _deltas(journal: Path) -> Iterator[_Delta]:
         at += 4 + size
 
 
-def _replay(state: State, journal: Path) -> None:
-    """Apply the journal's entries in order."""
+def _replay(state: State, journal: Path, *, outputs: bool = True) -> None:
+    """Apply the journal's entries in order (without their output records, if asked)."""
     for delta in _deltas(journal):
         state.finished = delta.finished
         state.history = delta.history
         if not isinstance(delta.manifest_cache, msgspec.UnsetType):
             state.manifest_cache = delta.manifest_cache.copy()
-        _merge(state.outputs, delta.outputs)
+        if outputs:
+            _merge(state.outputs, delta.outputs)
         for root, changes in delta.sources.items():
             _merge(state.sources.setdefault(root, {}), changes)
 

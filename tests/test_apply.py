@@ -333,3 +333,26 @@ def test_an_apply_reports_what_it_changed_and_a_later_apply_leaves_that_report_a
     second = builder.apply(builder.plan())
     assert second.changed_paths == ("two.css",)
     assert first.changed_paths == ("one.css",)
+
+
+def test_an_emptied_destination_is_collected_again_and_the_record_holds_only_its_files(
+    demo: Path,
+) -> None:
+    """A CI job with ``.staticbuild/`` cached and a fresh destination, after a source was
+    removed: the old output records are dropped, not carried over."""
+    import shutil
+
+    from staticbuild.state import load_state
+
+    Builder(load_project(demo)).apply()
+    (demo.parent / "examples/assets/js/app.js").unlink()
+    shutil.rmtree(demo.parent / "build")
+    builder = Builder(load_project(demo))
+    builder.apply()
+    out = demo.parent / "build/static"
+    assert "js/app.js" not in tree(out)
+    state = load_state(demo.parent / ".staticbuild", str(out))
+    assert state is not None and sorted(state.outputs) == sorted(tree(out))
+    again = Builder(load_project(demo))
+    assert again.plan().actions == ()
+    assert again.work.proved_unchanged

@@ -101,3 +101,28 @@ def test_changing_most_records_rewrites_the_file_and_a_small_change_is_journaled
     assert dict(loaded.outputs) == dict(state.outputs) and len(loaded.outputs) == 2100
     assert loaded.sources == state.sources and set(loaded.sources) == {"/s0", "/s1", "/new"}
     assert loaded.sources["/s0"]["1.css"].digest == "e" * 64
+
+
+def test_a_state_loaded_without_outputs_keeps_the_rest_and_saves_without_them(
+    tmp_path: Path,
+) -> None:
+    """An empty destination: the output records are left undecoded, and the next save
+    drops them for good, also those only in the journal."""
+    state = _state(50, 40)
+    save_state(tmp_path, state)
+    loaded = load_state(tmp_path, "/d")
+    assert loaded is not None
+    loaded.outputs["p/journal-only.css"] = OutputRecord("f" * 64, 1, 2, 3)
+    save_state(tmp_path, loaded)  # a small change: a journal entry
+    assert (tmp_path / "state.journal").exists()
+    bare = load_state(tmp_path, "/d", outputs=False)
+    assert bare is not None
+    assert dict(bare.outputs) == {}
+    assert {root: dict(r) for root, r in bare.sources.items()} == state.sources
+    assert bare.history == state.history
+    bare.outputs["p/new.css"] = OutputRecord("e" * 64, 4, 5, 6)
+    save_state(tmp_path, bare)
+    again = load_state(tmp_path, "/d")
+    assert again is not None
+    assert dict(again.outputs) == {"p/new.css": OutputRecord("e" * 64, 4, 5, 6)}
+    assert {root: dict(r) for root, r in again.sources.items()} == state.sources
