@@ -146,6 +146,8 @@ class Builder:
             self._forget_if_saved_elsewhere()
         provable = full and not with_inputs and not self.project.clear and not self.incremental
         settled = self._settled if provable else None
+        if settled is not None and settled.records and self._destination_empty():
+            settled = None  # every recorded output is gone: nothing to prove or look at
         if settled is not None:  # the child reads the records: this process may never need to
             count = settled.records
             look = functools.partial(self._outputs_still, self._state)
