@@ -106,16 +106,21 @@ class Builder:
         self.state_dir = Path(project.state_dir)
         self.incremental = incremental
         self._root_paths = tuple(r.path for r in project.roots)
+        self._originals: dict[str, Desired] = {}
+        self.work = Work()
+        self.warnings: list[str] = []
+        self._read_record_afresh()
+
+    def _read_record_afresh(self) -> None:
+        """Forget what was read of the record, and what was built on it: the next plan
+        reads the record (and the last apply's note) as they are on disk."""
         self._state: State | None = None
         #: the record files' stats when this builder read or last saved them
         self._record_seen: tuple[tuple[int, int, int], ...] | None = None
-        self._settled = None if incremental else read_settled(self.state_dir)
+        self._settled = None if self.incremental else read_settled(self.state_dir)
         self._snapshot: Snapshot | None = None
         self._context: _Context | None = None
-        self._originals: dict[str, Desired] = {}
-        self.work = Work()
-        self._derivation = Derivation(project, self.state_dir, lambda: self.state, self.work)
-        self.warnings: list[str] = []
+        self._derivation = Derivation(self.project, self.state_dir, lambda: self.state, self.work)
 
     @property
     def state(self) -> State:
@@ -360,10 +365,7 @@ class Builder:
         (a long-lived builder then plans from the record as it is now)."""
         if self._record_seen is None or state_files(self.state_dir) == self._record_seen:
             return False
-        self._state = self._snapshot = self._context = None
-        self._record_seen = None
-        self._settled = None if self.incremental else read_settled(self.state_dir)
-        self._derivation = Derivation(self.project, self.state_dir, lambda: self.state, self.work)
+        self._read_record_afresh()
         return True
 
     def _check_record_unchanged(self) -> None:

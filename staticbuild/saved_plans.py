@@ -9,7 +9,7 @@ difference, naming it (Terraform's "saved plan is stale").
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 import msgspec
 
@@ -24,12 +24,12 @@ def plan_inputs(
     desired: Mapping[str, Desired],
     observed: Mapping[str, Observed],
     foreign: Iterable[str],
-    recorded: Iterable[str],
+    recorded: Collection[str],
 ) -> Inputs:
     """The inputs of a full plan: ``recorded`` are the destination paths of the record."""
     options = msgspec.json.encode(msgspec.structs.replace(project, warnings=()))
     # Every path in the plan's scope (wanted or recorded); observed leaves out the missing.
-    dest = dict.fromkeys(desired.keys() | set(recorded), "missing:")
+    dest = dict.fromkeys(desired.keys() | recorded, "missing:")
     dest.update((p, f"{o.kind}:{o.digest or o.target or ''}") for p, o in observed.items())
     dest.update(dict.fromkeys(foreign, "foreign"))
     return Inputs(
