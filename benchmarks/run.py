@@ -12,14 +12,23 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
 import sys
 import time
 from pathlib import Path
 
 from corpora import SEED, WORK, Corpus, ensure_venv, install_staticbuild, load
 from report import KEPT_STATE, Result, document, revision, startup
-from runners import MAIN, SCENARIOS, Copy, Peer, Staticbuild, Tool, compare_outputs
+from runners import (
+    MAIN,
+    SCENARIOS,
+    Copy,
+    Peer,
+    Staticbuild,
+    Tool,
+    compare_outputs,
+    discard,
+    empty_trash,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CORPORA = ("syn-1k", "syn-10k", "real", "syn-100k")
@@ -37,7 +46,7 @@ def default_rounds(corpus: Corpus, scenario: str) -> int:
 def bench(corpus: Corpus, scenario: str, rounds: int, python: Path) -> Result:
     """All phases of one corpus x scenario, ``rounds`` times, tools alternating."""
     workdir = WORK / "runs" / f"{corpus.name}-{scenario}"
-    shutil.rmtree(workdir, ignore_errors=True)
+    discard(workdir)
     ours = Staticbuild(corpus, scenario, workdir)
     tools: list[Tool] = [Peer(corpus, scenario, workdir, python), ours]
     floor = Copy(corpus, scenario, workdir)
@@ -86,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.md")
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    if empty_trash():
+        print(
+            "deleted the trees an interrupted run left; the first figures may be slower "
+            "(see runners.discard)",
+            file=sys.stderr,
+        )
     python = ensure_venv()
     rev = revision()
     install_staticbuild(MAIN)
@@ -122,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(report)
     partial.unlink(missing_ok=True)
     print(f"written to {args.out}", file=sys.stderr)
+    empty_trash()
     return 0
 
 
