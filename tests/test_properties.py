@@ -512,3 +512,50 @@ def test_whatever_changed_an_apply_ends_where_a_fresh_one_does(
         )
         again = Builder(load_project(spec))
         assert again.plan().actions == () and again.work.proved_unchanged
+
+
+_URL_CHARS = st.sampled_from(list("ab/.-_ %?#:;\\\t~é") + ["..", "//", "\x00", "ı"])
+_BASES = st.sampled_from(
+    ["/static/", "/", "/a/b/", "/s/../t/", "/s/./", "//cdn/x/", "/x//y/", "/a b/", "/p;q/",
+     "https://cdn.example.com/static/", "HTTP://x/", "static/", "/s/\t/", "/.../"]
+)  # fmt: skip
+
+
+@given(st.lists(_URL_CHARS, max_size=12).map("".join), _BASES)
+@example("css/site.css", "/static/")
+@example("a/../b.css", "/static/")
+@example("a//b.css", "/static/")
+def test_urls_take_the_short_path_only_when_it_agrees(name: str, base: str) -> None:
+    """``FileSystemStorage.url``'s fast path gives exactly what ``urljoin`` gives."""
+    from urllib.parse import quote, urljoin
+
+    from staticbuild.storage.references import _storage_url, clean_name
+
+    slow = urljoin(base, quote(clean_name(name), safe="/~!*()'").lstrip("/"))
+    assert _storage_url(name, base) == slow
+
+
+_TEXT_CHARS = st.sampled_from(
+    list("urlURL(@importIMPORTexportEXPORT'\" \n/*#=;.")
+    + ["sourceMappingURL=", "SOURCEMAPPINGURL=", "ı", "ſ", "K", "İ", "url(a.png)",
+       "@import 'b.css'", "import x from './m.js'"]
+)  # fmt: skip
+
+
+@given(st.lists(_TEXT_CHARS, max_size=30).map("".join))
+@example("@IMPORT 'b.css'")
+@example("/*# sourceMappingURL=a.map */")
+@example("ımport x from './m.js'")
+def test_a_pattern_is_skipped_only_when_it_cannot_match(text: str) -> None:
+    """The needle check before each regex never skips a text the regex would match."""
+    from staticbuild.storage.references import (
+        CSS_PATTERNS,
+        JS_MODULE_PATTERNS,
+        JS_PATTERNS,
+        _may_match,
+    )
+
+    lowered = text.lower() if text.isascii() else None
+    for pattern in (*CSS_PATTERNS, *JS_PATTERNS, *JS_MODULE_PATTERNS):
+        if pattern.regex.search(text):
+            assert _may_match(pattern, text, lowered), (pattern.needle, text)

@@ -43,10 +43,15 @@ class Pattern(NamedTuple):
     regex: re.Pattern[str]
     template: str
     ignored: re.Pattern[str]
+    #: text that every match contains; ``anycase``: in any letter case, as the regex
+    #: (compiled with IGNORECASE) matches it. A text without it is not searched.
+    needle: str
+    anycase: bool
 
 
-def _p(regex: str, template: str, ignored: re.Pattern[str]) -> Pattern:
-    return Pattern(re.compile(regex, re.IGNORECASE), template, ignored)
+def _p(regex: str, template: str, ignored: re.Pattern[str], needle: str) -> Pattern:
+    """A needle with capitals is matched case-sensitively by the regex too: ``(?-i:...)``."""
+    return Pattern(re.compile(regex, re.IGNORECASE), template, ignored, needle, needle.islower())
 
 
 CSS_PATTERNS = (
@@ -54,16 +59,19 @@ CSS_PATTERNS = (
         r"""(?P<matched>url\((?P<quote>['"]{0,1})\s*(?P<url>.*?)(?P=quote)\))""",
         """url("%(url)s")""",
         CSS_IGNORED,
+        "url(",
     ),
     _p(
         r"""(?P<matched>@import\s*["']\s*(?P<url>.*?)["'])""",
         """@import url("%(url)s")""",
         CSS_IGNORED,
+        "@import",
     ),
     _p(
         r"(?m)^(?P<matched>/\*#[ \t](?-i:sourceMappingURL)=(?P<url>.*)[ \t]*\*/)$",
         "/*# sourceMappingURL=%(url)s */",
         CSS_IGNORED,
+        "sourceMappingURL=",
     ),
 )
 JS_PATTERNS = (
@@ -71,6 +79,7 @@ JS_PATTERNS = (
         r"(?m)^(?P<matched>//# (?-i:sourceMappingURL)=(?P<url>.*))$",
         "//# sourceMappingURL=%(url)s",
         JS_IGNORED,
+        "sourceMappingURL=",
     ),
 )
 # support_js_module_import_aggregation = True appends these after the sourcemap pattern.
@@ -80,21 +89,25 @@ JS_MODULE_PATTERNS = (
         r"""\s*from\s*['"](?P<url>[./].*?)["'])""",
         """import%(import)s from "%(url)s\"""",
         JS_IGNORED,
+        "import",
     ),
     _p(
         r"""(?P<matched>export(?P<exports>[\s\{][^;]*?)\s*from\s*["'](?P<url>[./].*?)["'])""",
         """export%(exports)s from "%(url)s\"""",
         JS_IGNORED,
+        "export",
     ),
     _p(
         r"""(?P<matched>import\s*['"](?P<url>[./].*?)["'])""",
         """import"%(url)s\"""",
         JS_IGNORED,
+        "import",
     ),
     _p(
         r"""(?P<matched>import\(["'](?P<url>[./].*?)["']\))""",
         """import("%(url)s")""",
         JS_IGNORED,
+        "import(",
     ),
 )
 
@@ -214,7 +227,17 @@ def stored_name(arg: str, target: Target, value: str) -> str:
 def _storage_url(name: str, base_url: str) -> str:
     """``FileSystemStorage.url``."""
     base = base_url if base_url.endswith("/") else base_url + "/"
-    return urljoin(base, quote(clean_name(name), safe="/~!*()'").lstrip("/"))
+    rel = quote(clean_name(name), safe="/~!*()'").lstrip("/")
+    if _PLAIN_BASE.fullmatch(base) and not _JOIN_CHANGES.search(rel):
+        return base + rel  # what urljoin gives here, without parsing both halves
+    return urljoin(base, rel)
+
+
+#: A base URL that is a plain absolute path (no scheme, host, query, control character or
+#: empty, "." or ".." segment) ...
+_PLAIN_BASE = re.compile(r"/(?:(?!\.{1,2}/)[^/;?#:\x00-\x20\x7f]+/)*")
+#: ... and what urljoin would resolve in a quoted name (which has no ":;?#" left).
+_JOIN_CHANGES = re.compile(r"//|(?:^|/)\.{1,2}(?:/|$)")
 
 
 # (the name given to _stored_name, the line of the reference) -> its result, or None to
@@ -253,17 +276,23 @@ def _converter(
     name: str, text: str, pattern: Pattern, static_url: str, stored: StoredName
 ) -> Callable[[re.Match[str]], str]:
     """``url_converter`` for one pattern over ``text``."""
-    blocks = [(m.start(), m.end()) for m in pattern.ignored.finditer(text)]
-    starts = [s for s, _ in blocks]
-    ends = [e for _, e in blocks]
+    starts: list[int] = []
+    ends: list[int] = []
+    blocks_found = False  # the ignored blocks are found at the first match, if one comes
 
     def line_of(pos: int) -> int:
         return text.count("\n", 0, pos) + 1  # C speed; a file has few references
 
     def convert(match: re.Match[str]) -> str:
+        nonlocal blocks_found
+        if not blocks_found:
+            for block in pattern.ignored.finditer(text):
+                starts.append(block.start())
+                ends.append(block.end())
+            blocks_found = True
         matches = match.groupdict()
         matched, url = matches["matched"], matches["url"]
-        if blocks and _in_blocks(match.start(), starts, ends):
+        if starts and _in_blocks(match.start(), starts, ends):
             return str(matched)
         # Absolute, protocol-relative, data: URIs, and absolute paths outside STATIC_URL.
         if _SCHEME.match(url) or url.startswith("//"):
@@ -297,8 +326,23 @@ def rewrite(
     ``static_url`` must already be :func:`static_url_setting`'s form. Later patterns see the
     output of earlier ones (ignored blocks are recomputed each time), as in Django.
     """
-    if not any(p.regex.search(text) for p in patterns):
-        return text
+    lowered = text.lower() if text.isascii() else None  # see _may_match
     for pattern in patterns:
-        text = pattern.regex.sub(_converter(name, text, pattern, static_url, stored), text)
+        if _may_match(pattern, text, lowered):
+            rewritten = pattern.regex.sub(_converter(name, text, pattern, static_url, stored), text)
+            if rewritten is not text:  # sub gives the same object back when nothing matched
+                text = rewritten
+                lowered = text.lower() if text.isascii() else None
     return text
+
+
+def _may_match(pattern: Pattern, text: str, lowered: str | None) -> bool:
+    """False only when ``pattern`` cannot match ``text``: its needle is not in it.
+
+    ``lowered`` is the text in lower case when it is ASCII; there, and only there, the
+    regex's IGNORECASE is exactly a match in the lowered text (elsewhere it also matches
+    letters like "ı" or "ſ" that lower() does not map to ASCII).
+    """
+    if not pattern.anycase:
+        return pattern.needle in text
+    return lowered is None or pattern.needle in lowered
