@@ -90,6 +90,7 @@ class _Run:
         self.fps = {n: fingerprint(n) for n in self.names}
         self.patterns = {n: refs.patterns_for(n, options.js_module_imports) for n in self.names}
         self.data: dict[str, bytes] = {}
+        self.sizes: dict[str, int] = {}  # of files scanned and released: nothing to rewrite
         self.md5: dict[str, str] = {}
         self.reads = self.hashes = self.parses = self.rewrites = 0
 
@@ -117,10 +118,20 @@ class _Run:
         doubles the peak memory of the rewrite."""
         self.data.pop(name, None)
 
+    def known(self, fp: str) -> str | None:
+        """The md5 of content ``fp`` if this run knows it without reading."""
+        return self.md5.get(fp) or self.old.md5.get(fp) or self.known_md5.get(fp)
+
+    def size(self, name: str) -> int:
+        data = self.data.get(name)
+        if data is not None:
+            return len(data)
+        return self.sizes[name] if name in self.sizes else len(self.read(name))
+
     def original_md5(self, name: str) -> str:
         fp = self.fps[name]
         if fp not in self.md5:
-            cached = self.old.md5.get(fp) or self.known_md5.get(fp)
+            cached = self.known(fp)
             if cached is None:
                 cached = _md5(self.read(name))
                 self.hashes += 1
@@ -146,31 +157,43 @@ class _Run:
             else:
                 traces[name] = cached
 
-        def scan_read(name: str) -> tuple[tuple[Lookup, ...], bytes, str]:
-            """The trace, the bytes it was read from (for the rewrite), or the failure."""
+        def scan_read(name: str) -> tuple[tuple[Lookup, ...], bytes, int, str, str]:
+            """The trace; the bytes it was read from if the rewrite needs them (the trace
+            names something; most files name nothing, and their bytes stay where they
+            were read), else their size and md5 (if not known); or the failure."""
             try:
                 data = self.read(name)
-                return self.scan(name), data, ""
+                found = self.scan(name)
             except PostProcessError as exc:
-                return (), b"", exc.message
+                return (), b"", 0, "", exc.message
+            if found:
+                return found, data, len(data), "", ""
+            return found, b"", len(data), self.known(self.fps[name]) or _md5(data), ""
 
         scanned = map_spread(
             scan_read,
             todo,
-            tuple[tuple[Lookup, ...], bytes, str],
+            tuple[tuple[Lookup, ...], bytes, int, str, str],
             fork_threshold=SCAN_FORK_THRESHOLD,
             threads=False,
         )
         for name, result in zip(todo, scanned, strict=True):
             if result is None:
                 raise PostProcessError(WORKER_LOST)
-            found, data, error = result
+            found, data, size, md5, error = result
             if error:
                 raise PostProcessError(error)
-            if name not in self.data:  # read in a worker: count it here, keep the bytes
+            if name not in self.data:  # read in a worker: count it here
                 self.reads += 1
                 self.parses += 1
+            if found:
                 self.data[name] = data
+            else:
+                self.release(name)
+                self.sizes[name] = size
+                if self.known(self.fps[name]) is None:
+                    self.hashes += 1
+                    self.md5[self.fps[name]] = md5
             traces[name] = found
         return {name: traces[name] for name in names}
 
@@ -327,7 +350,7 @@ def _adjust_all(
             done[name] = (old, None)
         elif not trace:  # nothing to look up: the rewrite gives the text back as it is
             saved = refs.saved_name(name, run.original_md5(name))
-            done[name] = (Adjusted(fp, trace, values, saved, fp, len(run.read(name))), None)
+            done[name] = (Adjusted(fp, trace, values, saved, fp, run.size(name)), None)
         else:
             run.text(name)  # read (and checked) here, once, for the rewrite
             todo.append((name, values))
