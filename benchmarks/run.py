@@ -28,6 +28,7 @@ from runners import (
     compare_outputs,
     discard,
     empty_trash,
+    settle,
 )
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -95,12 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.md")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    if empty_trash():
-        print(
-            "deleted the trees an interrupted run left; the first figures may be slower "
-            "(see runners.discard)",
-            file=sys.stderr,
-        )
+    empty_trash()  # what an interrupted run left
+    settle(lambda line: print(line, file=sys.stderr))
     python = ensure_venv()
     rev = revision()
     install_staticbuild(MAIN)

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from corpora import SB_VENV, WORK, Corpus
 MAIN = Path(__file__).resolve().parent.parent
 STATICBUILD = SB_VENV / "bin" / "staticbuild"  # see corpora.install_staticbuild
 TRASH = WORK / "trash"  # trees put out of the way during a run; see discard
+EMPTIED = WORK / "trash-emptied"  # its mtime: when the trash was last deleted
+SETTLE_SECONDS = 70
 
 #: scenario -> (Django storage backend, staticbuild storage kind, compress encodings)
 SCENARIOS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -74,10 +77,31 @@ def discard(path: Path) -> None:
 
 
 def empty_trash() -> bool:
-    """Delete what ``discard`` put aside; True if there was anything."""
+    """Delete what ``discard`` put aside; True if there was anything. The time is noted
+    for :func:`settle`."""
     found = TRASH.exists()
     shutil.rmtree(TRASH, ignore_errors=True)
+    if found:
+        EMPTIED.touch()
     return found
+
+
+def settle(log: Callable[[str], object]) -> None:
+    """Wait until the last :func:`empty_trash` no longer slows the disk down.
+
+    An inode freed within the last 60 s counts as recently deleted (300 s while its inode
+    table is not yet written back: ``os.sync`` writes it), so a run started right after
+    the previous one emptied its trash paid for that deletion.
+    """
+    try:
+        age = time.time() - EMPTIED.stat().st_mtime
+    except FileNotFoundError:
+        return
+    if age < SETTLE_SECONDS:
+        os.sync()
+        wait = SETTLE_SECONDS - age
+        log(f"waiting {wait:.0f} s: files were deleted {age:.0f} s ago (see runners.discard)")
+        time.sleep(wait)
 
 
 def _child_env(env: dict[str, str] | None) -> dict[str, str]:
