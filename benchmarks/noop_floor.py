@@ -11,8 +11,9 @@ storage, as in ``run.py``)::
     python benchmarks/noop_floor.py --corpus syn-1k --runs 15
 
 The walks are timed in this process with the same calls staticbuild makes (``scandir``
-and a ``stat`` per entry; an ``lstat`` per output), after a first run has warmed the
-page cache, as the no-op runs find it.
+of each open folder and a ``stat`` per entry; an ``lstat`` per output, relative to the
+open destination), after a first run has warmed the page cache, as the no-op runs find
+it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import corpora
-from runners import MAIN, STATICBUILD, Peer, Staticbuild, measure
+from runners import MAIN, STATICBUILD, Peer, Staticbuild, empty_trash, measure, settle
 
 
 def _median_ms(run: Callable[[], object], runs: int) -> float:
@@ -45,22 +46,38 @@ def _quiet(argv: list[str]) -> Callable[[], object]:
 
 
 def _walk(folder: str) -> int:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return _walk_open(fd)
+    finally:
+        os.close(fd)
+
+
+def _walk_open(fd: int) -> int:
     count = 0
-    for entry in os.scandir(folder):
+    for entry in os.scandir(fd):
         st = entry.stat()
         if entry.is_dir():
-            count += _walk(entry.path)
+            child = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            try:
+                count += _walk_open(child)
+            finally:
+                os.close(child)
         elif st.st_size >= 0:
             count += 1
     return count
 
 
 def _lstat_all(root: Path) -> int:
-    paths = [os.path.join(d, n) for d, _, names in os.walk(root) for n in names]
+    found = (os.path.join(d, n) for d, _, names in os.walk(root) for n in names)
+    paths = [os.path.relpath(path, root) for path in found]
+    base = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     start = time.perf_counter()
     for path in paths:
-        os.lstat(path)
-    return int((time.perf_counter() - start) * 1e6)
+        os.lstat(path, dir_fd=base)
+    elapsed = time.perf_counter() - start
+    os.close(base)
+    return int(elapsed * 1e6)
 
 
 def main() -> None:
@@ -68,6 +85,7 @@ def main() -> None:
     parser.add_argument("--corpus", default="syn-10k", choices=["real", *corpora.SYNTHETIC_SIZES])
     parser.add_argument("--runs", type=int, default=9, help="runs per median")
     args = parser.parse_args()
+    settle(print)
     python = corpora.ensure_venv(log=False)
     corpora.install_staticbuild(MAIN, log=False)
     corpus = corpora.load(args.corpus, python)
@@ -92,6 +110,7 @@ def main() -> None:
     floor = version_ms + max(walk_ms, lstat_ms)
     for tool in (peer, ours):
         tool.reset()
+    empty_trash()
     print(f"corpus {corpus.name}: {corpus.files} files; medians of {runs} runs, in ms")
     print(f"  Django collectstatic, no-op:             {peer_ms:7.1f}")
     print(f"  staticbuild apply, no-op:                {ours_ms:7.1f}  ({peer_ms / ours_ms:.1f}x)")
