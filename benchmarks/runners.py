@@ -93,12 +93,12 @@ def settle(log: Callable[[str], object]) -> None:
     table is not yet written back: ``os.sync`` writes it), so a run started right after
     the previous one emptied its trash paid for that deletion.
     """
+    os.sync()  # whatever was deleted before (tests, say) is then recent for 60 s at most
     try:
         age = time.time() - EMPTIED.stat().st_mtime
     except FileNotFoundError:
         return
     if age < SETTLE_SECONDS:
-        os.sync()
         wait = SETTLE_SECONDS - age
         log(f"waiting {wait:.0f} s: files were deleted {age:.0f} s ago (see runners.discard)")
         time.sleep(wait)
