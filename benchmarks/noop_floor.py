@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import corpora
-from runners import MAIN, STATICBUILD, Peer, Staticbuild, empty_trash, measure, settle
+from runners import MAIN, STATICBUILD, Peer, Staticbuild, empty_trash, measure
 
 
 def _median_ms(run: Callable[[], object], runs: int) -> float:
@@ -85,7 +85,6 @@ def main() -> None:
     parser.add_argument("--corpus", default="syn-10k", choices=["real", *corpora.SYNTHETIC_SIZES])
     parser.add_argument("--runs", type=int, default=9, help="runs per median")
     args = parser.parse_args()
-    settle(print)
     python = corpora.ensure_venv(log=False)
     corpora.install_staticbuild(MAIN, log=False)
     corpus = corpora.load(args.corpus, python)
