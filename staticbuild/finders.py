@@ -74,30 +74,19 @@ def walk_root(root: Root, ignore: IgnoreMatcher, under: str = "") -> Listing:
         top_stat = os.stat(top)
     except OSError as exc:
         raise SourceError(f"cannot read folder {top!r}: {exc.strerror}") from None
-    _walk(top, under, real_root, ignore, listing, ((top_stat.st_dev, top_stat.st_ino),))
+    try:
+        fd = os.open(top, _DIR_FLAGS) if _BY_FD else -1
+    except OSError as exc:
+        raise SourceError(f"cannot read folder {top!r}: {exc.strerror}") from None
+    try:
+        _walk(top, fd, under, real_root, ignore, listing, ((top_stat.st_dev, top_stat.st_ino),))
+    finally:
+        if fd >= 0:
+            os.close(fd)
     return listing
 
 
 def _walk(
-    folder: str,
-    rel: str,
-    real_root: str,
-    ignore: IgnoreMatcher,
-    listing: Listing,
-    stack: tuple[tuple[int, int], ...],
-) -> None:
-    try:
-        fd = os.open(folder, _DIR_FLAGS) if _BY_FD else -1
-    except OSError as exc:
-        raise SourceError(f"cannot read folder {folder!r}: {exc.strerror}") from None
-    try:
-        _walk_open(folder, fd, rel, real_root, ignore, listing, stack)
-    finally:
-        if fd >= 0:
-            os.close(fd)
-
-
-def _walk_open(
     folder: str,
     fd: int,
     rel: str,
@@ -106,8 +95,8 @@ def _walk_open(
     listing: Listing,
     stack: tuple[tuple[int, int], ...],
 ) -> None:
-    """One folder of :func:`_walk`: listed through its open ``fd`` where the system
-    allows, so each stat looks up one name in it, not every part of its full path (a
+    """One folder of the walk, listed through its open ``fd`` where the system allows
+    (else -1), so each stat looks up one name in it, not every part of its full path (a
     quarter off a walk of 10,000 files)."""
     try:
         entries = list(os.scandir(fd if fd >= 0 else folder))
@@ -145,14 +134,14 @@ def _walk_open(
             if ident in stack:
                 raise SourceError(f"symlink loop in source: {path!r} leads back to a parent")
             if fd < 0:
-                _walk_open(path, -1, head + name, real_root, ignore, listing, (*stack, ident))
+                _walk(path, -1, head + name, real_root, ignore, listing, (*stack, ident))
                 continue
             try:
                 child = os.open(name, _DIR_FLAGS, dir_fd=fd)
             except OSError as exc:
                 raise SourceError(f"cannot read folder {path!r}: {exc.strerror}") from None
             try:
-                _walk_open(path, child, head + name, real_root, ignore, listing, (*stack, ident))
+                _walk(path, child, head + name, real_root, ignore, listing, (*stack, ident))
             finally:
                 os.close(child)
 
