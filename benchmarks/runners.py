@@ -67,7 +67,7 @@ def discard(path: Path) -> None:
 
     Deleting a tree just before a timed run would make that run pay for it. On an ext4
     without a journal (this VM's root: no ``/proc/fs/jbd2`` entry), each file created
-    scans the inodes freed in the last 60-300 s (``recently_deleted`` in
+    scans the inodes freed in the last 60-360 s (``recently_deleted`` in
     ``fs/ext4/ialloc.c``, found with ``perf``): 20,000 files took 4.3 s to create right
     after 40,000 were deleted, and 0.3 s when nothing had been. A rename frees nothing.
     """
