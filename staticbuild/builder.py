@@ -46,6 +46,7 @@ from staticbuild.snapshot import Snapshot, SourceInfos
 from staticbuild.state import (
     OutputRecord,
     State,
+    adopt_outputs,
     load_outputs,
     load_state,
     mark_unfinished,
@@ -57,6 +58,7 @@ from staticbuild.state import (
 
 if TYPE_CHECKING:  # loaded where used: a proved no-op needs none of them
     from staticbuild.blobs import Blob
+    from staticbuild.bucket import Bucket
     from staticbuild.executor import Outcome
     from staticbuild.postprocess import Derived
 
@@ -103,6 +105,8 @@ class Builder:
         self.project = project
         self.matcher = IgnoreMatcher(project.ignore_patterns)
         self.destination = project.destination_path
+        #: an s3:// destination; None for a folder
+        self.bucket = _bucket_of(project)
         self.state_dir = Path(project.state_dir)
         self.incremental = incremental
         self._root_paths = tuple(r.path for r in project.roots)
@@ -127,13 +131,20 @@ class Builder:
         """The record, decoded the first time it is needed (a proved no-op never does)."""
         if self._state is None:
             self._record_seen = state_files(self.state_dir)  # before reading: a save since shows
-            self._state = load_state(
+            state = load_state(
                 self.state_dir, self.project.destination, outputs=not self._destination_empty()
             ) or track(State(destination=self.project.destination, finished=False))
+            if self.bucket is not None:  # the bucket's own record: another machine may deploy
+                kept = self.bucket.load_record()
+                if kept is not None:
+                    adopt_outputs(state, kept.outputs, kept.history)
+            self._state = state
         return self._state
 
     def _destination_empty(self) -> bool:
         """Nothing at the destination (a CI job's fresh start): no recorded output exists."""
+        if self.bucket is not None:
+            return not self.bucket.listing()
         try:
             with os.scandir(self.destination) as entries:
                 return next(entries, None) is None
@@ -149,7 +160,16 @@ class Builder:
         full = self._snapshot is None or changed is None
         if full:
             self._forget_if_saved_elsewhere()
-        provable = full and not with_inputs and not self.project.clear and not self.incremental
+        if self.bucket is not None:  # every plan sees the bucket as it is now
+            self.bucket.forget_listing()
+            self._state = None  # and its record (another machine may have applied)
+        provable = (
+            full
+            and not with_inputs
+            and not self.project.clear
+            and not self.incremental
+            and self.bucket is None  # a bucket is proved by its listing, not by stats
+        )
         settled = self._settled if provable else None
         if settled is not None and settled.records and self._destination_empty():
             settled = None  # every recorded output is gone: nothing to prove or look at
@@ -159,13 +179,17 @@ class Builder:
         else:
             records = self.state.outputs
             count = len(records)
-            look = functools.partial(outputs_still, self.destination, records)
+            look = functools.partial(self._outputs_now, records)
         # A full plan's other half: are the recorded outputs as they were left? A forked
         # child looks (an lstat each) while this process walks the sources.
-        with Background(
-            look, bytes, fork=full and not with_inputs and count >= STILL_FORK_THRESHOLD
-        ) as still:
+        fork = full and not with_inputs and count >= STILL_FORK_THRESHOLD and not self.bucket
+        with Background(look, bytes, fork=fork) as still:
             return self._plan(full, changed, still, with_inputs, settled)
+
+    def _outputs_now(self, records: Mapping[str, OutputRecord]) -> bytes:
+        if self.bucket is not None:
+            return self.bucket.outputs_still(records)
+        return outputs_still(self.destination, records)
 
     def _outputs_still(self, state: State | None) -> bytes:
         if state is None:
@@ -285,7 +309,7 @@ class Builder:
         if full and not with_inputs:  # a saved plan records what it saw at every path
             flags = still.result()
             if len(flags) != len(records):  # the child read a record saved since: look again
-                flags = outputs_still(self.destination, records)
+                flags = self._outputs_now(records)
             unchanged, rest = unchanged_outputs(desired, records, flags)
             scope = records.keys() - desired.keys()  # stale outputs
             scope.update(rest)
@@ -306,10 +330,17 @@ class Builder:
         foreign: list[str] = []
         leftovers: list[str] = []
         if full and (self.project.clear or not self.state.finished):
-            files, leftovers = list_destination(self.destination)
+            if self.bucket is not None:
+                files = self.bucket.files()  # an upload is whole or absent: no leftovers
+            else:
+                files, leftovers = list_destination(self.destination)
             if self.project.clear:
                 foreign = [f for f in files if f not in desired and f not in records]
-        observed = observe_destination(self.destination, scope, records)
+        if self.bucket is not None:
+            content = functools.partial(self._wanted_content, desired, derived.blobs)
+            observed = self.bucket.observe(scope, records, content)
+        else:
+            observed = observe_destination(self.destination, scope, records)
         if lazy:
             assert self._snapshot is not None
             self.work.sources_hashed += hash_compared(
@@ -324,17 +355,52 @@ class Builder:
         )
         if unchanged:
             decision = decision._replace(unmodified=(*unchanged, *decision.unmodified))
-        check_parents(self.destination, decision, observed)
+        if self.bucket is None:  # keys have no folders to be in the way
+            check_parents(self.destination, decision, observed)
         return _Looked(desired, observed, decision, foreign)
 
+    def _wanted_content(
+        self, desired: Mapping[str, Desired], blobs: Mapping[str, Blob], path: str
+    ) -> tuple[str, str] | None:
+        """The md5 and digest of what ``path`` should hold (None: nothing, or the bytes
+        are not at hand): an object the record does not vouch for is compared by it."""
+        from staticbuild.blobs import FileSlice, SourceFile
+        from staticbuild.bucket import content_md5
+        from staticbuild.copying import read_slice, read_source
+
+        want = desired.get(path)
+        if want is None or want.mode == "link":
+            return None
+        try:
+            if want.root >= 0:
+                data = read_source(os.path.join(self._root_paths[want.root], want.origin), None)
+            else:
+                blob = blobs.get(want.digest)
+                if blob is None:
+                    return None
+                if isinstance(blob, SourceFile):
+                    data = read_source(blob.path, None)
+                elif isinstance(blob, FileSlice):
+                    data = read_slice(blob)
+                else:
+                    data = bytes(blob() if callable(blob) else blob)
+        except OSError:
+            return None
+        return content_md5(data), want.digest
+
     def _needs_content(self) -> bool:
-        return self.project.link or self._derivation.enabled
+        # An upload needs its digest for the record, and a bucket cannot hash on the way.
+        return self.project.link or self._derivation.enabled or self.bucket is not None
 
     def _check_destination(self) -> None:
+        if self.bucket is not None:
+            return  # the listing has shown that the bucket is there and can be read
         if self.destination.exists() and not self.destination.is_dir():
             raise PlanError(f"destination {str(self.destination)!r} exists and is not a folder")
 
     def _display_destination(self) -> str:
+        if self.bucket is not None:
+            return self.project.destination
         spec_dir = os.path.dirname(self.project.spec_path)
         rel = os.path.relpath(self.project.destination, spec_dir)
         return rel if not rel.startswith("..") else self.project.destination
@@ -353,9 +419,7 @@ class Builder:
         assert context is not None and context.plan is plan
         if context.proved is not None:
             self._context = None
-            return ApplyResult(
-                str(self.destination), self.project.link, unmodified=context.proved.originals
-            )
+            return ApplyResult(self._where, self.project.link, unmodified=context.proved.originals)
         with project_lock(self.state_dir, "apply"):
             self._check_record_unchanged()
             return self._apply_locked(plan, context, progress)
@@ -387,6 +451,8 @@ class Builder:
         if plan.actions:
             state.finished = False
             mark_unfinished(self.state_dir)
+            if self.bucket is not None:  # name the uploads first: a killed apply's are ours
+                self.bucket.save_record(_pending(state.outputs, plan), state.history)
         outcome = self._execute(context, progress)
         state.finished = outcome.error is None
         if outcome.error is None and context.derived is not None:
@@ -401,6 +467,8 @@ class Builder:
             save_state(self.state_dir, state, manifest_changed=self._derivation.manifest_changed)
             self._derivation.manifest_changed = False
             self._record_seen = state_files(self.state_dir)
+            if self.bucket is not None:  # if this fails, the next plan adopts by content
+                self.bucket.save_record(state.outputs, state.history)
         self._context = None
         if outcome.error is not None:
             raise outcome.error
@@ -411,7 +479,7 @@ class Builder:
         self._settle(context, len(generated))
         return apply_result(
             plan,
-            str(self.destination),
+            self._where,
             self.project.link,
             outcome.written,
             outcome.deleted,
@@ -432,7 +500,7 @@ class Builder:
             present_files(
                 context.plan.actions, context.decision.unmodified, context.observed, state.outputs
             )
-            if self.project.hard_links
+            if self.project.hard_links and self.bucket is None
             else None,
         )
         if not self.incremental:
@@ -440,15 +508,24 @@ class Builder:
         # A first apply files its records straight into the (empty) record: 100,000 are
         # then not held twice. Past a bound the record stops noting keys one by one.
         fill = None if records or context.decision.adopt else records
-        outcome = execute(
-            self.destination,
-            context.plan.actions,
-            sources,
-            functools.partial(source_records, state),
-            durable=self.project.durable,
-            progress=progress,
-            written=fill,
-        )
+        if self.bucket is not None:
+            outcome = self.bucket.execute(
+                context.plan.actions,
+                sources,
+                last={self.project.storage.manifest_name},
+                progress=progress,
+                written=fill,
+            )
+        else:
+            outcome = execute(
+                self.destination,
+                context.plan.actions,
+                sources,
+                functools.partial(source_records, state),
+                durable=self.project.durable,
+                progress=progress,
+                written=fill,
+            )
         del sources
         if not self.incremental:  # the listing has served: its table makes room for the records'
             context.infos = SourceInfos(())
@@ -462,7 +539,7 @@ class Builder:
             seen = context.observed[path]
             want = context.desired[path]
             records[path] = OutputRecord(
-                want.digest, seen.size, seen.mtime_ns, seen.ino, link=seen.target
+                want.digest, seen.size, seen.mtime_ns, seen.ino, link=seen.target, etag=seen.etag
             )
         return outcome
 
@@ -492,12 +569,45 @@ class Builder:
             write_settled(self.state_dir, settled)
         self._settled = settled
 
+    @property
+    def _where(self) -> str:
+        """The destination as the summary names it: its absolute folder, or its URL."""
+        return self.project.destination if self.bucket is not None else str(self.destination)
+
     def _verify_saved(self, saved: Plan) -> Plan:
         if saved.inputs is None:
             raise StalePlanError("the plan file has no recorded inputs; save it with 'plan --out'")
         fresh = self.plan(with_inputs=True)
         refuse_if_stale(saved, fresh)
         return fresh
+
+
+def _bucket_of(project: Project) -> Bucket | None:
+    if "://" not in project.destination:  # a folder (the spec check allows only s3://)
+        return None
+    from staticbuild.bucket import Bucket
+
+    if project.link:
+        raise PlanError(
+            f"--link cannot be used with the s3:// destination {project.destination!r} "
+            "(a bucket holds no symlinks)"
+        )
+    settings = project.s3
+    return Bucket(
+        project.destination,
+        settings.endpoint_url if settings else None,
+        settings.region if settings else None,
+    )
+
+
+def _pending(records: Mapping[str, OutputRecord], plan: Plan) -> dict[str, OutputRecord]:
+    """The record with the plan's uploads named in it, their ETags not known yet."""
+    pending = dict(records)
+    for action in plan.actions:
+        digest = getattr(action, "digest", None)
+        if digest is not None:
+            pending[action.path] = OutputRecord(digest, getattr(action, "size", 0), 0, 0)
+    return pending
 
 
 __all__ = ["Builder"]

@@ -8,7 +8,9 @@ SB-E010    a source folder does not exist
 SB-E012    the destination is, contains, or is inside a searched folder
 SB-E013    an app package is not installed
 SB-E017    an app folder does not exist
-SB-E020    an s3:// destination (object storage is not available yet)
+SB-E020    an s3:// destination that is not a valid bucket URL
+SB-E021    link: true with an s3:// destination (a bucket holds no symlinks)
+SB-E022    s3 settings with a destination that is not s3://
 SB-W001    an app has no static/ folder (nothing to collect from it)
 SB-W002    a folder is listed twice
 =========  =========================================================
@@ -22,13 +24,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from staticbuild.bucket import is_bucket_url, normal_bucket_url, parse_bucket_url
 from staticbuild.project import Root
 from staticbuild.spec import LoadedSpec
 
 
 @dataclass
 class Resolved:
-    destination: Path
+    destination: str  # a normalised folder path, or an s3:// URL
     roots: tuple[Root, ...] = ()
     errors: list[str] = field(default_factory=list)
     warnings: tuple[str, ...] = ()
@@ -40,16 +43,11 @@ def check_spec(loaded: LoadedSpec) -> Resolved:
     base = loaded.path.parent
     errors: list[str] = []
     warnings: list[str] = []
-    destination = Path(os.path.normpath(base / spec.destination))
-    if spec.destination.startswith("s3://"):
-        errors.append(
-            loaded.problem(
-                ("destination",),
-                "SB-E020",
-                "s3:// destinations are not supported by this version",
-                "collect to a folder and sync it",
-            )
-        )
+    bucket = is_bucket_url(spec.destination)
+    destination = spec.destination if bucket else os.path.normpath(base / spec.destination)
+    errors.extend(_bucket_problems(loaded, bucket))
+    if bucket and not errors:
+        destination = normal_bucket_url(spec.destination)
     roots: list[Root] = []
     seen: set[tuple[str, str]] = set()
     for i, source in enumerate(spec.source_entries()):
@@ -103,18 +101,50 @@ def check_spec(loaded: LoadedSpec) -> Resolved:
             )
         roots.append(Root(str(static), "", label, "app"))
     for i, root in enumerate(roots):
-        if _overlaps(destination, Path(root.path)):
+        if not bucket and _overlaps(Path(destination), Path(root.path)):
             key = ("sources", i) if root.kind == "source" else ("apps", i - len(spec.sources))
             errors.append(
                 loaded.problem(
                     ("destination",),
                     "SB-E012",
-                    f"destination {str(destination)!r} overlaps the searched folder {root.path!r} "
+                    f"destination {destination!r} overlaps the searched folder {root.path!r} "
                     f"({_dotted(key)})",
                     "collect to a folder outside every source and app",
                 )
             )
     return Resolved(destination, tuple(roots), errors, tuple(warnings))
+
+
+def _bucket_problems(loaded: LoadedSpec, bucket: bool) -> list[str]:
+    spec = loaded.spec
+    if not bucket:
+        if spec.s3 is None:
+            return []
+        return [
+            loaded.problem(
+                ("s3",),
+                "SB-E022",
+                f"s3 settings are given but the destination {spec.destination!r} is a folder",
+                "write the destination as s3://bucket/prefix, or remove the s3 block",
+            )
+        ]
+    problems: list[str] = []
+    try:
+        parse_bucket_url(spec.destination)
+    except ValueError as exc:
+        problems.append(
+            loaded.problem(("destination",), "SB-E020", str(exc), "write it as s3://bucket/prefix")
+        )
+    if spec.link:
+        problems.append(
+            loaded.problem(
+                ("link",),
+                "SB-E021",
+                "cannot be true with an s3:// destination (a bucket holds no symlinks)",
+                "remove link, or collect to a folder",
+            )
+        )
+    return problems
 
 
 def locate_package(name: str) -> Path | None:

@@ -88,3 +88,19 @@ def _open_source(source: str, planned: FileInfo | None) -> tuple[int, int]:
         os.close(src)
         raise ApplyError(f"source file {source!r} changed during apply; run apply again")
     return src, st.st_size
+
+
+def read_source(source: str, planned: FileInfo | None) -> bytes:
+    """A source's bytes, read whole (an upload's body); refused if edited since planned."""
+    src, _ = _open_source(source, planned)
+    with os.fdopen(src, "rb", closefd=True) as fh:
+        return fh.read()
+
+
+def read_slice(where: FileSlice) -> bytes:
+    with open(where.path, "rb") as fh:
+        fh.seek(where.offset)
+        data = fh.read(where.size)
+    if len(data) < where.size:
+        raise ApplyError(f"cached file {where.path!r} is cut short; run apply again")
+    return data

@@ -38,6 +38,7 @@ class Observed(NamedTuple):
     mtime_ns: int = 0
     ino: int = 0
     recorded: bool = False  # the stat matches staticbuild's record: unchanged since it wrote it
+    etag: str = ""  # an object's ETag, in an s3:// bucket
 
 
 MISSING = Observed("missing")

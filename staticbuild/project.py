@@ -50,6 +50,13 @@ class Overrides(msgspec.Struct, frozen=True):
     post_process: bool | None = None
 
 
+class BucketSettings(msgspec.Struct, frozen=True):
+    """How an ``s3://`` destination is reached (credentials come from the environment)."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+
+
 class Project(msgspec.Struct, frozen=True):
     spec_path: str
     spec_digest: str
@@ -66,6 +73,7 @@ class Project(msgspec.Struct, frozen=True):
     state_dir: str
     warnings: tuple[str, ...] = ()
     hard_links: bool = True
+    s3: BucketSettings | None = None
 
     @property
     def destination_path(self) -> Path:
@@ -229,7 +237,7 @@ def _load_fresh(spec_file: Path, overrides: Overrides) -> Project:
     return Project(
         spec_path=str(loaded.path),
         spec_digest=loaded.digest,
-        destination=str(resolved.destination),
+        destination=resolved.destination,
         url=spec.url,
         debug=spec.debug,
         roots=resolved.roots,
@@ -253,4 +261,5 @@ def _load_fresh(spec_file: Path, overrides: Overrides) -> Project:
         ),
         state_dir=str(loaded.path.parent / STATE_DIR_NAME),
         warnings=resolved.warnings,
+        s3=BucketSettings(spec.s3.endpoint_url, spec.s3.region) if spec.s3 else None,
     )

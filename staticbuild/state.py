@@ -39,6 +39,7 @@ class OutputRecord(msgspec.Struct, frozen=True, array_like=True, gc=False):
     mtime_ns: int
     ino: int
     link: str | None = None  # the symlink's target, for --link outputs
+    etag: str = ""  # in an s3:// bucket: the ETag its upload returned ("": not known yet)
 
 
 class SourceRecord(msgspec.Struct, frozen=True, array_like=True, gc=False):
@@ -382,3 +383,14 @@ def _merge(target: dict[str, _V], changes: dict[str, _V | None]) -> None:
             target.pop(key, None)
         else:
             target[key] = value
+
+
+def adopt_outputs(state: State, outputs: dict[str, OutputRecord], history: list[list[str]]) -> None:
+    """Take the output records (and manifest history) kept elsewhere (an s3:// bucket's own
+    record) where they differ from this one: the destination's record is the truth."""
+    if outputs != state.outputs:
+        replaced: _Tracked[OutputRecord] = _Tracked(outputs)
+        replaced.changed = None  # saved whole: none of the old records may come back
+        state.outputs = replaced
+    if history != state.history:
+        state.history = history

@@ -1,0 +1,378 @@
+"""An ``s3://bucket/prefix`` destination: the same plans, carried out through the S3 API.
+
+The planner and the record are the ones a folder has; only looking and writing differ.
+
+* **Looking** is one listing of the prefix (1,000 keys a request). An object is as the
+  record left it when its ETag and size are the ones its upload returned: the ETag changes
+  with every write of the key, as a folder file's inode and mtime do. An object the record
+  does not vouch for is compared by content: a single-part upload's ETag is the md5 of its
+  bytes, so no object is ever downloaded.
+* **Writing** is one ``PutObject`` per file, whole (an object is never seen half-written),
+  on threads. The manifest goes last and stale objects are deleted after everything else,
+  so a page that reads the new manifest finds every file it names, and an old page keeps
+  its old hashed files until the new ones are in place.
+* **The record** is kept beside the files, in ``PREFIX/.staticbuild/record.json``, so a
+  fresh CI machine deploys as incrementally as the last one, and knows which objects are
+  its own to delete. It is written before the uploads (naming them, with no ETag yet) and
+  after: a killed apply leaves objects that the next one recognises as its own.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import posixpath
+import re
+import threading
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import msgspec
+
+from staticbuild.actions import Action, Copy, Delete, Update
+from staticbuild.errors import ApplyError, StaticbuildError, StorageError
+from staticbuild.planner import Observed
+from staticbuild.state import OutputRecord
+
+if TYPE_CHECKING:
+    from staticbuild.executor import Outcome, Sources
+
+SCHEME = "s3://"
+#: the record's key below the prefix; nothing under ``.staticbuild/`` is a collected file
+RECORD_FOLDER = ".staticbuild/"
+RECORD_NAME = RECORD_FOLDER + "record.json"
+#: S3's naming rules for new buckets (3 to 63 lowercase letters, digits, dots, hyphens)
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+#: uploads in flight at once: each waits on the network, not the CPU
+UPLOAD_THREADS = 16
+#: DeleteObjects takes at most this many keys a request
+_DELETE_BATCH = 1000
+
+
+def is_bucket_url(destination: str) -> bool:
+    return destination.startswith(SCHEME)
+
+
+def parse_bucket_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix/`` -> ``("bucket", "some/prefix")``; ValueError says what
+    is wrong with it."""
+    rest = url[len(SCHEME) :]
+    bucket, _, prefix = rest.partition("/")
+    if not _BUCKET_NAME.match(bucket):
+        raise ValueError(
+            f"{bucket!r} is not a valid bucket name (3 to 63 lowercase letters, digits, "
+            "dots and hyphens)"
+        )
+    parts = [p for p in prefix.split("/") if p]
+    if any(p in (".", "..") for p in parts):
+        raise ValueError(f"the key prefix {prefix!r} may not contain '.' or '..'")
+    return bucket, "/".join(parts)
+
+
+def normal_bucket_url(url: str) -> str:
+    bucket, prefix = parse_bucket_url(url)
+    return f"{SCHEME}{bucket}/{prefix}" if prefix else f"{SCHEME}{bucket}"
+
+
+class Listed(NamedTuple):
+    etag: str
+    size: int
+
+
+class _RecordFile(msgspec.Struct, omit_defaults=True):
+    """The record kept in the bucket: what each key holds, and the manifests kept."""
+
+    version: int = 1
+    outputs: dict[str, OutputRecord] = msgspec.field(default_factory=dict)
+    history: list[list[str]] = msgspec.field(default_factory=list)
+
+
+class BucketRecord(NamedTuple):
+    outputs: dict[str, OutputRecord]
+    history: list[list[str]]
+
+
+class Bucket:
+    """One ``s3://`` destination, with a client made on first use (boto3 loads then)."""
+
+    def __init__(self, url: str, endpoint_url: str | None = None, region: str | None = None):
+        self.url = url
+        self.name, self.prefix = parse_bucket_url(url)
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+        self._listing: dict[str, Listed] | None = None
+
+    def key(self, path: str) -> str:
+        return f"{self.prefix}/{path}" if self.prefix else path
+
+    # -- the connection -------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        with self._client_lock:
+            if self._client is None:
+                import boto3
+                from botocore.config import Config
+
+                config = Config(
+                    max_pool_connections=UPLOAD_THREADS,
+                    retries={"max_attempts": 5, "mode": "standard"},
+                )
+                self._client = boto3.session.Session().client(
+                    "s3", endpoint_url=self.endpoint_url, region_name=self.region, config=config
+                )
+            return self._client
+
+    def _error(self, exc: Exception, doing: str) -> StorageError:
+        """One line for what went wrong with the bucket (not a botocore traceback)."""
+        from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+        where = f"{SCHEME}{self.name}"
+        if isinstance(exc, NoCredentialsError):
+            return StorageError(
+                f"no credentials for {where}: set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
+            )
+        if isinstance(exc, EndpointConnectionError):
+            return StorageError(f"cannot reach the S3 endpoint for {where}: {exc}")
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            if code in ("NoSuchBucket", "404"):
+                return StorageError(f"bucket {self.name!r} does not exist ({doing})")
+            if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+                return StorageError(f"access to {where} denied while {doing} ({code})")
+            return StorageError(f"{where} refused {doing}: {code} {error.get('Message', '')}")
+        return StorageError(f"{where}: {doing} failed: {exc}")
+
+    def _call(self, doing: str, method: Callable[..., Any], **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return method(**kwargs)
+        except (BotoCoreError, ClientError) as exc:
+            raise self._error(exc, doing) from None
+
+    # -- looking --------------------------------------------------------------------------
+    def forget_listing(self) -> None:
+        """The next look lists the bucket again (a new plan sees it as it is now)."""
+        self._listing = None
+
+    def listing(self) -> dict[str, Listed]:
+        """Every object below the prefix but the record: destination path -> (ETag, size)."""
+        if self._listing is not None:
+            return self._listing
+        listing: dict[str, Listed] = {}
+        start = f"{self.prefix}/" if self.prefix else ""
+        paginator = self.client.get_paginator("list_objects_v2")
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            for page in paginator.paginate(Bucket=self.name, Prefix=start):
+                for item in page.get("Contents", ()):
+                    path = item["Key"][len(start) :]
+                    if path and not path.endswith("/") and not path.startswith(RECORD_FOLDER):
+                        listing[path] = Listed(item["ETag"].strip('"'), item["Size"])
+        except (BotoCoreError, ClientError) as exc:
+            raise self._error(exc, "listing its objects") from None
+        self._listing = listing
+        return listing
+
+    def outputs_still(self, records: Mapping[str, OutputRecord]) -> bytes:
+        """As :func:`staticbuild.observe.outputs_still`: whether each recorded object is
+        the one its upload made (same ETag and size)."""
+        listing = self.listing()
+        flags = bytearray(len(records))
+        for index, (path, record) in enumerate(records.items()):
+            seen = listing.get(path)
+            if seen is not None and record.etag and seen == (record.etag, record.size):
+                flags[index] = 1
+        return bytes(flags)
+
+    def files(self) -> list[str]:
+        return sorted(self.listing())
+
+    def observe(
+        self,
+        paths: Collection[str],
+        records: Mapping[str, OutputRecord],
+        content: Callable[[str], tuple[str, str] | None],
+    ) -> dict[str, Observed]:
+        """What is at each path that holds an object. ``content(path)`` gives the wanted
+        content's ``(md5, digest)`` (None for a path that is not wanted), to recognise an
+        object the record does not vouch for."""
+        listing = self.listing()
+        seen: dict[str, Observed] = {}
+        for path in paths:
+            found = listing.get(path)
+            if found is not None:
+                seen[path] = _observed(found, records.get(path), functools.partial(content, path))
+        return seen
+
+    def load_record(self) -> BucketRecord | None:
+        """The record kept in the bucket, or None if there is none (or it is unreadable)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self.client.get_object(Bucket=self.name, Key=self.key(RECORD_NAME))
+            data = response["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise self._error(exc, "reading its record") from None
+        except Exception as exc:  # noqa: BLE001 - any transport failure is a StorageError
+            raise self._error(exc, "reading its record") from None
+        try:
+            record = msgspec.json.decode(data, type=_RecordFile)
+        except msgspec.DecodeError:
+            return None
+        return BucketRecord(record.outputs, record.history) if record.version == 1 else None
+
+    def save_record(self, outputs: Mapping[str, OutputRecord], history: list[list[str]]) -> None:
+        record = _RecordFile(outputs=dict(sorted(outputs.items())), history=history)
+        data = msgspec.json.encode(record)
+        self._call(
+            "writing its record",
+            self.client.put_object,
+            Bucket=self.name,
+            Key=self.key(RECORD_NAME),
+            Body=data,
+            ContentType="application/json",
+            CacheControl="no-store",
+        )
+
+    # -- writing --------------------------------------------------------------------------
+    def execute(
+        self,
+        actions: Sequence[Action],
+        sources: Sources,
+        *,
+        last: Collection[str] = (),
+        progress: Callable[[int], None] | None = None,
+        written: dict[str, OutputRecord] | None = None,
+    ) -> Outcome:
+        """Upload every new or changed file (``last`` after all others), then delete the
+        stale ones; on a failure, stop before the deletions and report what finished."""
+        from staticbuild.executor import Outcome
+
+        outcome = Outcome() if written is None else Outcome(written)
+        uploads = [a for a in actions if not isinstance(a, Delete)]
+        stages = (
+            [a for a in uploads if a.path not in last],
+            [a for a in uploads if a.path in last],
+        )
+        with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
+            for stage in stages:
+                for action, result in zip(
+                    stage, pool.map(lambda a: self._upload_one(a, sources), stage), strict=True
+                ):
+                    if isinstance(result, OutputRecord):
+                        outcome.written[action.path] = result
+                    elif outcome.error is None:
+                        outcome.error = ApplyError(result)
+                    if progress:
+                        progress(1)
+                if outcome.error is not None:
+                    return outcome
+        deletions = [a.path for a in actions if isinstance(a, Delete)]
+        for start in range(0, len(deletions), _DELETE_BATCH):
+            batch = deletions[start : start + _DELETE_BATCH]
+            response = self._call(
+                "deleting stale objects",
+                self.client.delete_objects,
+                Bucket=self.name,
+                Delete={"Objects": [{"Key": self.key(p)} for p in batch], "Quiet": True},
+            )
+            failed = {self.key(p) for p in batch} & {e["Key"] for e in response.get("Errors", ())}
+            done = [p for p in batch if self.key(p) not in failed]
+            outcome.deleted.extend(done)
+            if progress:
+                progress(len(batch))
+            if failed and outcome.error is None:
+                outcome.error = ApplyError(
+                    f"{SCHEME}{self.name} refused to delete {len(failed)} object(s), "
+                    f"e.g. {sorted(failed)[0]!r}"
+                )
+        self._listing = None
+        return outcome
+
+    def _upload_one(self, action: Action, sources: Sources) -> OutputRecord | str:
+        try:
+            body, digest = _bytes_of(action, sources)
+            headers = object_headers(action.path)
+            response = self._call(
+                f"uploading {action.path!r}",
+                self.client.put_object,
+                Bucket=self.name,
+                Key=self.key(action.path),
+                Body=body,
+                **headers,
+            )
+        except StaticbuildError as exc:
+            return exc.message
+        except OSError as exc:
+            return f"cannot read {exc.filename or action.path!r}: {exc.strerror or exc}"
+        return OutputRecord(digest, len(body), 0, 0, etag=response["ETag"].strip('"'))
+
+
+def _observed(
+    found: Listed, record: OutputRecord | None, content: Callable[[], tuple[str, str] | None]
+) -> Observed:
+    etag, size = found
+    if record is not None and record.etag and (record.etag, record.size) == (etag, size):
+        return Observed("file", record.digest, None, size, recorded=True, etag=etag)
+    wanted = content()
+    if wanted is not None and wanted[0] == etag:  # the wanted bytes are there already
+        return Observed("file", wanted[1], None, size, etag=etag)
+    # Written by someone else, or changed since; or named by an upload that may not have
+    # finished (a record with no ETag yet): then it is ours, to replace or delete.
+    pending = record is not None and not record.etag
+    return Observed("file", f"etag:{etag}", None, size, recorded=pending, etag=etag)
+
+
+def object_headers(path: str) -> dict[str, str]:
+    """Content-Type (and, for a ``.gz``/``.br`` sibling, Content-Encoding), as WhiteNoise
+    would serve the file: the media type of the name without the compression suffix."""
+    name, encoding = path, None
+    for suffix, coding in ((".br", "br"), (".gz", "gzip")):
+        if path.endswith(suffix):
+            name, encoding = path[: -len(suffix)], coding
+    media = _media_types().get_type(posixpath.basename(name))
+    if media.startswith("text/"):  # as the dev server says it (server/responder.py)
+        media += "; charset=utf-8"
+    headers = {"ContentType": media}
+    if encoding:
+        headers["ContentEncoding"] = encoding
+    return headers
+
+
+@functools.lru_cache(maxsize=1)
+def _media_types() -> Any:
+    from whitenoise.media_types import MediaTypes
+
+    return MediaTypes()
+
+
+def _bytes_of(action: Action, sources: Sources) -> tuple[bytes, str]:
+    """The bytes a file is uploaded with, and their digest."""
+    from staticbuild.blobs import FileSlice, SourceFile
+    from staticbuild.copying import read_slice, read_source
+
+    if isinstance(action, Copy | Update):
+        path = sources.path(action.root, action.source)
+        body = read_source(path, sources.infos.get((action.root, action.source)))
+        return body, action.digest or hashlib.sha256(body).hexdigest()
+    assert not isinstance(action, Delete)
+    digest: str = getattr(action, "digest")  # noqa: B009 - Write, Compress and Link have one
+    blob = sources.blobs[digest]
+    if isinstance(blob, SourceFile):
+        return read_source(blob.path, blob.planned), digest
+    if isinstance(blob, FileSlice):
+        return read_slice(blob), digest
+    return bytes(blob() if callable(blob) else blob), digest
+
+
+def content_md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()

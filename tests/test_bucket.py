@@ -1,0 +1,324 @@
+"""An ``s3://`` destination, against moto's S3 server on loopback (real HTTP, real boto3).
+
+The reference for what the bucket should hold is staticbuild's own folder apply of the same
+tree: the contract says plan, apply, idempotency, manifest and compression behave as for a
+folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from staticbuild.api import Builder, load_project
+from staticbuild.errors import ApplyError
+from tests.conftest import RunCli, make_spec, small_site, tree, write
+
+COMPRESSED_MANIFEST = "storage: {kind: manifest, compress: [gzip, br]}\n"
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@dataclass
+class Store:
+    client: Any
+    bucket: str
+    endpoint: str
+
+    def spec_lines(self, prefix: str) -> str:
+        return (
+            f"destination: s3://{self.bucket}/{prefix}\n"
+            f"s3: {{endpoint_url: '{self.endpoint}', region: us-east-1}}\n"
+        )
+
+    def objects(self, prefix: str = "site/") -> dict[str, dict[str, Any]]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        )
+        return {o["Key"][len(prefix) :]: o for page in pages for o in page.get("Contents", ())}
+
+    def contents(self, prefix: str = "site/") -> dict[str, bytes]:
+        """Every object but staticbuild's record, by destination path (as ``tree`` gives)."""
+        return {
+            path: self.get(prefix + path)
+            for path in sorted(self.objects(prefix))
+            if not path.startswith(".staticbuild/")
+        }
+
+    def get(self, key: str) -> bytes:
+        data: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return data
+
+    def etags(self) -> dict[str, str]:
+        return {path: o["ETag"] for path, o in self.objects().items()}
+
+
+@pytest.fixture
+def store(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Store:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    bucket = f"sb-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    return Store(client, bucket, endpoint)
+
+
+def _site(
+    folder: Path, store: Store, body: str = COMPRESSED_MANIFEST, prefix: str = "site"
+) -> Path:
+    """The small site, collected into the bucket under ``prefix``; returns its folder."""
+    spec = small_site(folder, body)
+    spec.write_text(spec.read_text().replace("destination: out\n", store.spec_lines(prefix)))
+    return folder
+
+
+def _folder_apply(run_cli: RunCli, folder: Path, body: str) -> dict[str, bytes]:
+    """What a folder apply of the same tree writes: the reference for the bucket."""
+    reference = folder.parent / (folder.name + "-as-folder")
+    shutil.copytree(folder / "assets", reference / "assets")
+    spec = make_spec(reference, "sources: [assets]\n" + body)
+    assert run_cli("-f", spec, "apply", "--no-input").exit_code == 0
+    return tree(reference / "out")
+
+
+def test_a_bucket_gets_what_a_folder_gets_with_media_types(
+    run_cli: RunCli, tmp_path: Path, store: Store
+) -> None:
+    site = _site(tmp_path / "site", store)
+    result = run_cli("-f", site / "staticbuild.yaml", "apply", "--no-input")
+    assert result.exit_code == 0, result.output
+    assert f"to 's3://{store.bucket}/site'" in result.output
+    expected = _folder_apply(run_cli, tmp_path / "site", COMPRESSED_MANIFEST)
+    assert store.contents() == expected
+    assert "css/site.css.br" in expected and "staticfiles.json" in expected
+    head = store.client.head_object
+    css = head(Bucket=store.bucket, Key="site/css/site.css")
+    assert css["ContentType"] == "text/css; charset=utf-8" and "ContentEncoding" not in css
+    br = head(Bucket=store.bucket, Key="site/css/site.css.br")
+    assert (br["ContentType"], br["ContentEncoding"]) == ("text/css; charset=utf-8", "br")
+    assert head(Bucket=store.bucket, Key="site/img/dot.png")["ContentType"] == "image/png"
+
+
+def test_a_second_apply_uploads_nothing(run_cli: RunCli, tmp_path: Path, store: Store) -> None:
+    spec = _site(tmp_path / "site", store) / "staticbuild.yaml"
+    assert run_cli("-f", spec, "apply", "--no-input").exit_code == 0
+    before = store.etags()
+    again = run_cli("-f", spec, "apply", "--no-input")
+    assert again.output.startswith("0 static files copied"), again.output
+    assert store.etags() == before
+    planned = json.loads(run_cli("-f", spec, "plan", "--json").output)
+    assert planned["actions"] == []
+
+
+def test_a_fresh_machine_uploads_nothing_and_prunes_by_the_buckets_record(
+    run_cli: RunCli, tmp_path: Path, store: Store
+) -> None:
+    """A CI job starts without ``.staticbuild/``: the record kept in the bucket says what
+    each object is, so nothing is uploaded again and stale files are still ours to delete."""
+    site = _site(tmp_path / "site", store)
+    spec = site / "staticbuild.yaml"
+    assert run_cli("-f", spec, "apply", "--no-input").exit_code == 0
+    before = store.etags()
+    shutil.rmtree(site / ".staticbuild")
+    (site / "assets/js/app.js").unlink()
+    planned = json.loads(run_cli("-f", spec, "plan", "--json").output)
+    ops = {(a["op"], a["path"]) for a in planned["actions"]}
+    assert ("delete", "js/app.js") in ops and ("post-process", "staticfiles.json") in ops
+    assert not {op for op, path in ops if op in ("copy", "update")}
+    assert run_cli("-f", spec, "apply", "--no-input").exit_code == 0
+    assert store.contents() == _folder_apply(run_cli, site, COMPRESSED_MANIFEST)
+    after = store.etags()
+    rewritten = {p for p in after.keys() & before.keys() if after[p] != before[p]}
+    assert rewritten == {"staticfiles.json", ".staticbuild/record.json"}
+
+
+def test_an_edit_uploads_that_file_and_what_refers_to_it(
+    run_cli: RunCli, tmp_path: Path, store: Store
+) -> None:
+    site = _site(tmp_path / "site", store)
+    spec = site / "staticbuild.yaml"
+    assert run_cli("-f", spec, "apply", "--no-input").exit_code == 0
+    before = store.etags()
+    write(site / "assets/img/dot.png", b"\x89PNG another dot")
+    assert run_cli("-f", spec, "apply", "--no-input").exit_code == 0
+    after = store.etags()
+    changed = {p for p in after.keys() & before.keys() if after[p] != before[p]}
+    added, removed = after.keys() - before.keys(), before.keys() - after.keys()
+    assert changed == {"img/dot.png", "staticfiles.json", ".staticbuild/record.json"}
+    # The new hashed names (image and the CSS that refers to it) came, the old ones went.
+    assert {p.split("/")[0] for p in added | removed} == {"img", "css"}
+    assert all(p.startswith(("img/dot.", "css/site.")) for p in added | removed)
+    assert store.contents() == _folder_apply(run_cli, site, COMPRESSED_MANIFEST)
+
+
+def test_foreign_objects_stay_unless_clear_and_a_changed_object_is_repaired(
+    run_cli: RunCli, tmp_path: Path, store: Store
+) -> None:
+    spec = _site(tmp_path / "site", store, "") / "staticbuild.yaml"
+    store.client.put_object(Bucket=store.bucket, Key="site/uploads/photo.jpg", Body=b"user's")
+    assert run_cli("-f", spec, "apply", "--no-input").exit_code == 0
+    store.client.put_object(Bucket=store.bucket, Key="site/js/app.js", Body=b"tampered")
+    planned = json.loads(run_cli("-f", spec, "plan", "--json").output)
+    assert [(a["op"], a["path"]) for a in planned["actions"]] == [("update", "js/app.js")]
+    assert run_cli("-f", spec, "apply", "--no-input").exit_code == 0
+    assert store.get("site/js/app.js") == (tmp_path / "site/assets/js/app.js").read_bytes()
+    assert "uploads/photo.jpg" in store.objects()
+    cleared = run_cli("-f", spec, "apply", "--clear", "--no-input")
+    assert cleared.exit_code == 0, cleared.output
+    left = set(store.objects())
+    assert "uploads/photo.jpg" not in left and ".staticbuild/record.json" in left
+
+
+def test_a_failed_apply_keeps_what_finished_and_the_next_one_repairs(
+    run_cli: RunCli, tmp_path: Path, store: Store
+) -> None:
+    """A source that vanishes mid-apply: one clear error, the old stale objects are not
+    deleted yet, and the next apply (another machine's, even) finishes the job."""
+    site = _site(tmp_path / "site", store, "storage: {kind: manifest}\n")
+    builder = Builder(load_project(site / "staticbuild.yaml"))
+    plan = builder.plan()
+    moved = (site / "assets/js/app.js").read_bytes()
+    (site / "assets/js/app.js").unlink()
+    with pytest.raises(ApplyError, match="app.js"):
+        builder.apply(plan)
+    objects = store.objects()
+    assert "js/app.js" not in objects and "css/site.css" in objects
+    assert "staticfiles.json" not in objects  # the manifest goes last: not before its files
+    write(site / "assets/js/app.js", moved)
+    shutil.rmtree(site / ".staticbuild")
+    planned = json.loads(run_cli("-f", site / "staticbuild.yaml", "plan", "--json").output)
+    assert {a["path"] for a in planned["actions"]} == {
+        a.path for a in plan.actions if a.path.startswith("js/") or a.path == "staticfiles.json"
+    }
+    assert run_cli("-f", site / "staticbuild.yaml", "apply", "--no-input").exit_code == 0
+    assert store.contents() == _folder_apply(run_cli, site, "storage: {kind: manifest}\n")
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs, no handler sees it."""
+
+
+def test_objects_of_a_killed_apply_are_known_as_ours(
+    run_cli: RunCli, tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after its uploads, before its record is written again: the record written
+    before the uploads names them, so the next apply deletes a file no longer wanted
+    instead of leaving it behind as someone else's."""
+    from staticbuild.bucket import Bucket
+
+    site = _site(tmp_path / "site", store, "")
+    spec = site / "staticbuild.yaml"
+    assert run_cli("-f", spec, "apply", "--no-input").exit_code == 0
+    write(site / "assets/js/extra.js", "extra();\n")
+    saves: list[int] = []
+    real_save = Bucket.save_record
+
+    def save_then_die(self: Bucket, *args: Any) -> None:
+        saves.append(1)
+        if len(saves) == 2:  # the record after the uploads
+            raise _Killed
+        real_save(self, *args)
+
+    monkeypatch.setattr(Bucket, "save_record", save_then_die)
+    with pytest.raises(_Killed):
+        Builder(load_project(spec)).apply()
+    monkeypatch.setattr(Bucket, "save_record", real_save)
+    assert "js/extra.js" in store.objects()
+    (site / "assets/js/extra.js").unlink()
+    shutil.rmtree(site / ".staticbuild")
+    planned = json.loads(run_cli("-f", spec, "plan", "--json").output)
+    assert planned["actions"] == [{"op": "delete", "path": "js/extra.js", "reason": "stale"}]
+    assert run_cli("-f", spec, "apply", "--no-input").exit_code == 0
+    assert store.contents() == _folder_apply(run_cli, site, "")
+
+
+def test_a_saved_plan_is_refused_when_the_bucket_changed(
+    run_cli: RunCli, tmp_path: Path, store: Store
+) -> None:
+    spec = _site(tmp_path / "site", store, "") / "staticbuild.yaml"
+    assert run_cli("-f", spec, "apply", "--no-input").exit_code == 0
+    write(spec.parent / "assets/js/app.js", "changed();\n")
+    assert run_cli("-f", spec, "plan", "--out", tmp_path / "plan.json").exit_code == 0
+    store.client.put_object(Bucket=store.bucket, Key="site/js/app.js", Body=b"someone else")
+    refused = run_cli("-f", spec, "apply", tmp_path / "plan.json", "--no-input")
+    assert refused.exit_code == 1
+    assert "destination file 'js/app.js'" in refused.output
+    assert store.get("site/js/app.js") == b"someone else"
+
+
+def test_a_bucket_with_no_prefix(run_cli: RunCli, tmp_path: Path, store: Store) -> None:
+    spec = _site(tmp_path / "site", store, "", prefix="") / "staticbuild.yaml"
+    assert "destination: s3://sb-" in spec.read_text()
+    assert run_cli("-f", spec, "apply", "--no-input").exit_code == 0
+    assert store.contents(prefix="") == _folder_apply(run_cli, tmp_path / "site", "")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("missing bucket", "bucket 'sb-no-such-bucket' does not exist"),
+        ("no credentials", "no credentials for s3://"),
+        ("--link", "--link cannot be used with the s3:// destination"),
+    ],
+)
+def test_bucket_problems_are_one_clear_line(
+    run_cli: RunCli,
+    tmp_path: Path,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    change: str,
+    message: str,
+) -> None:
+    spec = _site(tmp_path / "site", store, "") / "staticbuild.yaml"
+    args = ["-f", spec, "apply", "--no-input"]
+    if change == "missing bucket":
+        spec.write_text(spec.read_text().replace(store.bucket, "sb-no-such-bucket"))
+    elif change == "no credentials":
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            monkeypatch.delenv(name)
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    else:
+        args.append("--link")
+    result = run_cli(*args)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.output
+    assert "Traceback" not in result.output
+    assert not (spec.parent / ".staticbuild/state").exists() or change != "missing bucket"
+
+
+@pytest.mark.parametrize(
+    ("lines", "key", "code"),
+    [
+        ("destination: s3://Bad_Bucket/x\n", "destination", "SB-E020"),
+        ("destination: s3://good-bucket\nlink: true\n", "link", "SB-E021"),
+        ("destination: out\ns3: {region: eu-west-1}\n", "s3", "SB-E022"),
+    ],
+)
+def test_bucket_spec_errors_name_the_key(
+    run_cli: RunCli, tmp_path: Path, lines: str, key: str, code: str
+) -> None:
+    write(tmp_path / "assets/a.css", "a")
+    spec = write(tmp_path / "staticbuild.yaml", "version: 1\nsources: [assets]\n" + lines)
+    result = run_cli("-f", spec, "plan")
+    assert result.exit_code == 1
+    assert f"{key}:" in result.output and code in result.output
