@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import msgspec
 
 from staticbuild.actions import Action, Copy, Delete, Update
-from staticbuild.errors import ApplyError, StaticbuildError, StorageError
+from staticbuild.errors import ApplyError, PlanError, StaticbuildError, StorageError
 from staticbuild.planner import Observed
 from staticbuild.state import OutputRecord
 
@@ -43,7 +43,7 @@ SCHEME = "s3://"
 RECORD_FOLDER = ".staticbuild/"
 RECORD_NAME = RECORD_FOLDER + "record.json"
 #: S3's naming rules for new buckets (3 to 63 lowercase letters, digits, dots, hyphens)
-_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 #: uploads in flight at once: each waits on the network, not the CPU
 UPLOAD_THREADS = 16
 #: DeleteObjects takes at most this many keys a request
@@ -59,7 +59,7 @@ def parse_bucket_url(url: str) -> tuple[str, str]:
     is wrong with it."""
     rest = url[len(SCHEME) :]
     bucket, _, prefix = rest.partition("/")
-    if not _BUCKET_NAME.match(bucket):
+    if not _BUCKET_NAME.fullmatch(bucket):
         raise ValueError(
             f"{bucket!r} is not a valid bucket name (3 to 63 lowercase letters, digits, "
             "dots and hyphens)"
@@ -179,6 +179,15 @@ class Bucket:
             raise self._error(exc, "listing its objects") from None
         self._listing = listing
         return listing
+
+    def refuse_reserved(self, paths: Collection[str]) -> None:
+        """Refuse collected files under ``.staticbuild/``: that is where the record lives."""
+        clash = next((p for p in paths if p.startswith(RECORD_FOLDER)), None)
+        if clash is not None:
+            raise PlanError(
+                f"collected file {clash!r} would land in {self.key(RECORD_FOLDER)!r}, where "
+                f"staticbuild keeps its record in {self.url}; ignore it or rename the folder"
+            )
 
     def outputs_still(self, records: Mapping[str, OutputRecord]) -> bytes:
         """As :func:`staticbuild.observe.outputs_still`: whether each recorded object is

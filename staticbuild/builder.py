@@ -337,6 +337,7 @@ class Builder:
             if self.project.clear:
                 foreign = [f for f in files if f not in desired and f not in records]
         if self.bucket is not None:
+            self.bucket.refuse_reserved(desired)
             content = functools.partial(self._wanted_content, desired, derived.blobs)
             observed = self.bucket.observe(scope, records, content)
         else:

@@ -102,6 +102,9 @@ def test_a_bucket_gets_what_a_folder_gets_with_media_types(
     run_cli: RunCli, tmp_path: Path, store: Store
 ) -> None:
     site = _site(tmp_path / "site", store)
+    planned = run_cli("-f", site / "staticbuild.yaml", "plan")
+    assert planned.exit_code == 0 and "+ copy         css/site.css" in planned.output
+    assert store.objects() == {}  # a plan changes nothing anywhere
     result = run_cli("-f", site / "staticbuild.yaml", "apply", "--no-input")
     assert result.exit_code == 0, result.output
     assert f"to 's3://{store.bucket}/site'" in result.output
@@ -304,6 +307,17 @@ def test_bucket_problems_are_one_clear_line(
     assert len(lines) == 1 and message in lines[0], result.output
     assert "Traceback" not in result.output
     assert not (spec.parent / ".staticbuild/state").exists() or change != "missing bucket"
+
+
+def test_a_collected_file_may_not_take_the_records_place(
+    run_cli: RunCli, tmp_path: Path, store: Store
+) -> None:
+    site = _site(tmp_path / "site", store, "default_ignore: false\n")
+    write(site / "assets/.staticbuild/record.json", "{}")
+    result = run_cli("-f", site / "staticbuild.yaml", "apply", "--no-input")
+    assert result.exit_code == 1
+    assert "'.staticbuild/record.json' would land in 'site/.staticbuild/'" in result.output
+    assert store.objects() == {}
 
 
 @pytest.mark.parametrize(

@@ -559,3 +559,49 @@ def test_a_pattern_is_skipped_only_when_it_cannot_match(text: str) -> None:
     for pattern in (*CSS_PATTERNS, *JS_PATTERNS, *JS_MODULE_PATTERNS):
         if pattern.regex.search(text):
             assert _may_match(pattern, text, lowered), (pattern.needle, text)
+
+
+_BUCKET_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789.-"
+_buckets = st.from_regex(r"\A[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
+_key_parts = st.lists(
+    st.text(st.characters(blacklist_characters="/", blacklist_categories=("Cs",)), max_size=8),
+    max_size=5,
+)
+
+
+@PROPS
+@given(bucket=_buckets, parts=_key_parts, slashes=st.booleans())
+def test_bucket_urls_keep_the_bucket_and_the_non_empty_key_parts(
+    bucket: str, parts: list[str], slashes: bool
+) -> None:
+    from staticbuild.bucket import normal_bucket_url, parse_bucket_url
+
+    url = f"s3://{bucket}/" + "/".join(parts) + ("/" if slashes else "")
+    if any(p in (".", "..") for p in parts):
+        with pytest.raises(ValueError, match="may not contain"):
+            parse_bucket_url(url)
+        return
+    name, prefix = parse_bucket_url(url)
+    assert (name, prefix) == (bucket, "/".join(p for p in parts if p))
+    assert parse_bucket_url(normal_bucket_url(url)) == (name, prefix)
+    assert normal_bucket_url(normal_bucket_url(url)) == normal_bucket_url(url)
+
+
+@PROPS
+@given(bucket=st.text(max_size=70))
+@example(bucket="abc\n")
+def test_only_s3_bucket_names_are_accepted(bucket: str) -> None:
+    from staticbuild.bucket import parse_bucket_url
+
+    valid = (
+        3 <= len(bucket) <= 63
+        and all(c in _BUCKET_CHARS for c in bucket)
+        and bucket[0] not in ".-"
+        and bucket[-1] not in ".-"
+    )
+    assume("/" not in bucket)
+    if valid:
+        assert parse_bucket_url(f"s3://{bucket}/x")[0] == bucket
+    else:
+        with pytest.raises(ValueError, match="not a valid bucket name"):
+            parse_bucket_url(f"s3://{bucket}/x")
