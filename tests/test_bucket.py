@@ -336,3 +336,39 @@ def test_bucket_spec_errors_name_the_key(
     result = run_cli("-f", spec, "plan")
     assert result.exit_code == 1
     assert f"{key}:" in result.output and code in result.output
+
+
+def test_watch_keeps_a_bucket_up_to_date(tmp_path: Path, store: Store) -> None:
+    """``watch`` (without ``--serve``: there is no folder to serve) re-applies an edit to
+    the bucket; Ctrl-C stops it cleanly."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    site = _site(tmp_path / "site", store, "")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "staticbuild", "-f", str(site / "staticbuild.yaml"), "watch"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("3 static files copied to 's3://"), first
+        assert proc.stdout.readline().startswith("Watching for changes")
+        write(site / "assets/js/app.js", "edited();\n")
+        deadline = time.monotonic() + 20
+        while store.get("site/js/app.js") != b"edited();\n":
+            assert time.monotonic() < deadline, "the edit never reached the bucket"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Re-applied 1 change" in out and "Traceback" not in err
