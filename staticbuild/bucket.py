@@ -259,11 +259,14 @@ class Bucket:
         sources: Sources,
         *,
         last: Collection[str] = (),
+        immutable: Collection[str] = (),
         progress: Callable[[int], None] | None = None,
         written: dict[str, OutputRecord] | None = None,
     ) -> Outcome:
         """Upload every new or changed file (``last`` after all others), then delete the
-        stale ones; on a failure, stop before the deletions and report what finished."""
+        stale ones; on a failure, stop before the deletions and report what finished.
+        ``immutable`` names files whose content never changes under their name (hashed
+        names): they are sent with a year-long ``Cache-Control``."""
         from staticbuild.executor import Outcome
 
         outcome = Outcome() if written is None else Outcome(written)
@@ -275,7 +278,9 @@ class Bucket:
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
             for stage in stages:
                 for action, result in zip(
-                    stage, pool.map(lambda a: self._upload_one(a, sources), stage), strict=True
+                    stage,
+                    pool.map(lambda a: self._upload_one(a, sources, a.path in immutable), stage),
+                    strict=True,
                 ):
                     if isinstance(result, OutputRecord):
                         outcome.written[action.path] = result
@@ -307,10 +312,10 @@ class Bucket:
         self._listing = None
         return outcome
 
-    def _upload_one(self, action: Action, sources: Sources) -> OutputRecord | str:
+    def _upload_one(self, action: Action, sources: Sources, immutable: bool) -> OutputRecord | str:
         try:
             body, digest = _bytes_of(action, sources)
-            headers = object_headers(action.path)
+            headers = object_headers(action.path, immutable=immutable)
             response = self._call(
                 f"uploading {action.path!r}",
                 self.client.put_object,
@@ -341,9 +346,14 @@ def _observed(
     return Observed("file", f"etag:{etag}", None, size, recorded=pending, etag=etag)
 
 
-def object_headers(path: str) -> dict[str, str]:
+#: WhiteNoise's Cache-Control for hashed names
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def object_headers(path: str, *, immutable: bool = False) -> dict[str, str]:
     """Content-Type (and, for a ``.gz``/``.br`` sibling, Content-Encoding), as WhiteNoise
-    would serve the file: the media type of the name without the compression suffix."""
+    would serve the file: the media type of the name without the compression suffix; and
+    for a hashed name, WhiteNoise's year-long Cache-Control."""
     name, encoding = path, None
     for suffix, coding in ((".br", "br"), (".gz", "gzip")):
         if path.endswith(suffix):
@@ -354,6 +364,8 @@ def object_headers(path: str) -> dict[str, str]:
     headers = {"ContentType": media}
     if encoding:
         headers["ContentEncoding"] = encoding
+    if immutable:
+        headers["CacheControl"] = IMMUTABLE
     return headers
 
 

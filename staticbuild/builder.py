@@ -514,6 +514,7 @@ class Builder:
                 context.plan.actions,
                 sources,
                 last={self.project.storage.manifest_name},
+                immutable=context.derived.hashed if context.derived else (),
                 progress=progress,
                 written=fill,
             )

@@ -117,6 +117,14 @@ def test_a_bucket_gets_what_a_folder_gets_with_media_types(
     br = head(Bucket=store.bucket, Key="site/css/site.css.br")
     assert (br["ContentType"], br["ContentEncoding"]) == ("text/css; charset=utf-8", "br")
     assert head(Bucket=store.bucket, Key="site/img/dot.png")["ContentType"] == "image/png"
+    # Hashed names never change content: cached for a year, as WhiteNoise serves them.
+    manifest = json.loads(store.get("site/staticfiles.json"))["paths"]
+    hashed_css = manifest["css/site.css"]
+    for key in (hashed_css, hashed_css + ".br", manifest["img/dot.png"]):
+        cache = head(Bucket=store.bucket, Key=f"site/{key}").get("CacheControl")
+        assert cache == "public, max-age=31536000, immutable", key
+    for key in ("css/site.css", "css/site.css.br", "staticfiles.json"):
+        assert "CacheControl" not in head(Bucket=store.bucket, Key=f"site/{key}"), key
 
 
 def test_a_second_apply_uploads_nothing(run_cli: RunCli, tmp_path: Path, store: Store) -> None:
