@@ -222,7 +222,7 @@ class Bucket:
 
     def load_record(self) -> BucketRecord | None:
         """The record kept in the bucket, or None if there is none (or it is unreadable)."""
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             response = self.client.get_object(Bucket=self.name, Key=self.key(RECORD_NAME))
@@ -231,7 +231,7 @@ class Bucket:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
             raise self._error(exc, "reading its record") from None
-        except Exception as exc:  # noqa: BLE001 - any transport failure is a StorageError
+        except BotoCoreError as exc:
             raise self._error(exc, "reading its record") from None
         try:
             record = msgspec.json.decode(data, type=_RecordFile)
@@ -293,12 +293,16 @@ class Bucket:
         deletions = [a.path for a in actions if isinstance(a, Delete)]
         for start in range(0, len(deletions), _DELETE_BATCH):
             batch = deletions[start : start + _DELETE_BATCH]
-            response = self._call(
-                "deleting stale objects",
-                self.client.delete_objects,
-                Bucket=self.name,
-                Delete={"Objects": [{"Key": self.key(p)} for p in batch], "Quiet": True},
-            )
+            try:
+                response = self._call(
+                    "deleting stale objects",
+                    self.client.delete_objects,
+                    Bucket=self.name,
+                    Delete={"Objects": [{"Key": self.key(p)} for p in batch], "Quiet": True},
+                )
+            except StorageError as exc:  # what was uploaded is still recorded
+                outcome.error = ApplyError(exc.message)
+                break
             failed = {self.key(p) for p in batch} & {e["Key"] for e in response.get("Errors", ())}
             done = [p for p in batch if self.key(p) not in failed]
             outcome.deleted.extend(done)
