@@ -382,8 +382,7 @@ def _media_types() -> Any:
 
 def _bytes_of(action: Action, sources: Sources) -> tuple[bytes, str]:
     """The bytes a file is uploaded with, and their digest."""
-    from staticbuild.blobs import FileSlice, SourceFile
-    from staticbuild.copying import read_slice, read_source
+    from staticbuild.copying import blob_bytes, read_source
 
     if isinstance(action, Copy | Update):
         path = sources.path(action.root, action.source)
@@ -391,12 +390,7 @@ def _bytes_of(action: Action, sources: Sources) -> tuple[bytes, str]:
         return body, action.digest or hashlib.sha256(body).hexdigest()
     assert not isinstance(action, Delete)
     digest: str = getattr(action, "digest")  # noqa: B009 - Write, Compress and Link have one
-    blob = sources.blobs[digest]
-    if isinstance(blob, SourceFile):
-        return read_source(blob.path, blob.planned), digest
-    if isinstance(blob, FileSlice):
-        return read_slice(blob), digest
-    return bytes(blob() if callable(blob) else blob), digest
+    return blob_bytes(sources.blobs[digest]), digest
 
 
 def content_md5(data: bytes) -> str:

@@ -25,7 +25,7 @@ import msgspec
 from staticbuild.actions import Compress, Plan, Write
 from staticbuild.collect import collect_originals, hash_compared
 from staticbuild.derivation import Derivation
-from staticbuild.errors import PlanError, StalePlanError
+from staticbuild.errors import PlanError, StalePlanError, StaticbuildError
 from staticbuild.finders import IgnoreMatcher
 from staticbuild.gc_paused import gc_paused
 from staticbuild.lock import project_lock
@@ -365,9 +365,8 @@ class Builder:
     ) -> tuple[str, str] | None:
         """The md5 and digest of what ``path`` should hold (None: nothing, or the bytes
         are not at hand): an object the record does not vouch for is compared by it."""
-        from staticbuild.blobs import FileSlice, SourceFile
         from staticbuild.bucket import content_md5
-        from staticbuild.copying import read_slice, read_source
+        from staticbuild.copying import blob_bytes, read_source
 
         want = desired.get(path)
         if want is None or want.mode == "link":
@@ -379,13 +378,8 @@ class Builder:
                 blob = blobs.get(want.digest)
                 if blob is None:
                     return None
-                if isinstance(blob, SourceFile):
-                    data = read_source(blob.path, None)
-                elif isinstance(blob, FileSlice):
-                    data = read_slice(blob)
-                else:
-                    data = bytes(blob() if callable(blob) else blob)
-        except OSError:
+                data = blob_bytes(blob)
+        except (OSError, StaticbuildError):  # changed meanwhile: compared as different
             return None
         return content_md5(data), want.digest
 

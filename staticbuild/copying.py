@@ -12,7 +12,7 @@ import hashlib
 import os
 
 from staticbuild.atomic import KERNEL
-from staticbuild.blobs import FileSlice
+from staticbuild.blobs import Blob, FileSlice, SourceFile
 from staticbuild.errors import ApplyError
 from staticbuild.finders import FileInfo
 
@@ -104,3 +104,12 @@ def read_slice(where: FileSlice) -> bytes:
     if len(data) < where.size:
         raise ApplyError(f"cached file {where.path!r} is cut short; run apply again")
     return data
+
+
+def blob_bytes(blob: Blob) -> bytes:
+    """A generated file's bytes, wherever the plan keeps them (see :mod:`~staticbuild.blobs`)."""
+    if isinstance(blob, SourceFile):
+        return read_source(blob.path, blob.planned)
+    if isinstance(blob, FileSlice):
+        return read_slice(blob)
+    return bytes(blob() if callable(blob) else blob)
