@@ -48,6 +48,9 @@ _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 UPLOAD_THREADS = 16
 #: DeleteObjects takes at most this many keys a request
 _DELETE_BATCH = 1000
+#: up to this many paths are looked at one HeadObject each rather than by a listing
+#: (a watcher's re-apply: its cost then follows the change, not the bucket)
+HEAD_AT_MOST = 64
 
 
 def is_bucket_url(destination: str) -> bool:
@@ -212,13 +215,30 @@ class Bucket:
         """What is at each path that holds an object. ``content(path)`` gives the wanted
         content's ``(md5, digest)`` (None for a path that is not wanted), to recognise an
         object the record does not vouch for."""
-        listing = self.listing()
+        if self._listing is None and len(paths) <= HEAD_AT_MOST:
+            with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
+                heads = dict(zip(paths, pool.map(self._head, paths), strict=True))
+        else:
+            listing = self.listing()
+            heads = {path: listing.get(path) for path in paths}
         seen: dict[str, Observed] = {}
-        for path in paths:
-            found = listing.get(path)
+        for path, found in heads.items():
             if found is not None:
                 seen[path] = _observed(found, records.get(path), functools.partial(content, path))
         return seen
+
+    def _head(self, path: str) -> Listed | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            head = self.client.head_object(Bucket=self.name, Key=self.key(path))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise self._error(exc, f"looking at {path!r}") from None
+        except BotoCoreError as exc:
+            raise self._error(exc, f"looking at {path!r}") from None
+        return Listed(head["ETag"].strip('"'), head["ContentLength"])
 
     def load_record(self) -> BucketRecord | None:
         """The record kept in the bucket, or None if there is none (or it is unreadable)."""

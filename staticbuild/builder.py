@@ -160,7 +160,7 @@ class Builder:
         full = self._snapshot is None or changed is None
         if full:
             self._forget_if_saved_elsewhere()
-        if self.bucket is not None:  # every plan sees the bucket as it is now
+        if self.bucket is not None and full:  # a full plan sees the bucket as it is now
             self.bucket.forget_listing()
             self._state = None  # and its record (another machine may have applied)
         provable = (

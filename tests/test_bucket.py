@@ -380,3 +380,32 @@ def test_watch_keeps_a_bucket_up_to_date(tmp_path: Path, store: Store) -> None:
             proc.kill()
     assert proc.returncode == 0, err
     assert "Re-applied 1 change" in out and "Traceback" not in err
+
+
+def test_a_watchers_re_apply_looks_only_at_what_changed(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A re-apply for a changed path asks the bucket about its outputs alone (one
+    HeadObject each), never for a listing of every object."""
+    from staticbuild.bucket import Bucket
+
+    site = _site(tmp_path / "site", store)
+    for i in range(MANY := 80):  # more objects than a re-apply looks at one by one
+        write(site / f"assets/more/f{i}.js", f"f({i});\n")
+    builder = Builder(load_project(site / "staticbuild.yaml"), incremental=True)
+    builder.apply(builder.plan())
+    listings: list[int] = []
+    real_listing = Bucket.listing
+
+    def counted(self: Bucket) -> Any:
+        listings.append(1)
+        return real_listing(self)
+
+    monkeypatch.setattr(Bucket, "listing", counted)
+    write(site / "assets/js/app.js", "edited();\n")
+    plan = builder.plan(frozenset({site / "assets/js/app.js"}))
+    assert {a.path for a in plan.actions} >= {"js/app.js", "staticfiles.json"}
+    builder.apply(plan)
+    assert listings == []
+    assert store.get("site/js/app.js") == b"edited();\n"
+    assert len(store.objects()) > MANY
