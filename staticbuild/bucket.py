@@ -11,15 +11,17 @@ The planner and the record are the ones a folder has; only looking and writing d
   on threads. The manifest goes last and stale objects are deleted after everything else,
   so a page that reads the new manifest finds every file it names, and an old page keeps
   its old hashed files until the new ones are in place.
-* **The record** is kept beside the files, in ``PREFIX/.staticbuild/record.json``, so a
-  fresh CI machine deploys as incrementally as the last one, and knows which objects are
-  its own to delete. It is written before the uploads (naming them, with no ETag yet) and
-  after: a killed apply leaves objects that the next one recognises as its own.
+* **The record** is kept beside the files, in ``PREFIX/.staticbuild/record.json``
+  (gzipped JSON), so a fresh CI machine deploys as incrementally as the last one, and
+  knows which objects are its own to delete. Before the uploads, a small
+  ``pending.json`` names them (with no ETag yet); the record written after makes it
+  redundant. A killed apply leaves objects that the next one recognises as its own.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
 import posixpath
 import re
@@ -42,6 +44,8 @@ SCHEME = "s3://"
 #: the record's key below the prefix; nothing under ``.staticbuild/`` is a collected file
 RECORD_FOLDER = ".staticbuild/"
 RECORD_NAME = RECORD_FOLDER + "record.json"
+#: the uploads of an apply under way, named before they start (see the module doc)
+PENDING_NAME = RECORD_FOLDER + "pending.json"
 #: S3's naming rules for new buckets (3 to 63 lowercase letters, digits, dots, hyphens)
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 #: uploads in flight at once: each waits on the network, not the CPU
@@ -107,6 +111,7 @@ class Bucket:
         self._client: Any = None
         self._client_lock = threading.Lock()
         self._listing: dict[str, Listed] | None = None
+        self._pending: dict[str, OutputRecord] = {}  # named in PENDING_NAME
 
     def key(self, path: str) -> str:
         return f"{self.prefix}/{path}" if self.prefix else path
@@ -241,12 +246,20 @@ class Bucket:
         return Listed(head["ETag"].strip('"'), head["ContentLength"])
 
     def load_record(self) -> BucketRecord | None:
-        """The record kept in the bucket, or None if there is none (or it is unreadable)."""
+        """The record kept in the bucket (with the uploads an unfinished apply named), or
+        None if there is none (or it is unreadable)."""
+        record = self._read(RECORD_NAME)
+        pending = self._read(PENDING_NAME)
+        self._pending = dict(pending.outputs) if pending else {}
+        if record is None:
+            return BucketRecord(dict(self._pending), []) if self._pending else None
+        return BucketRecord({**record.outputs, **self._pending}, record.history)
+
+    def _read(self, name: str) -> _RecordFile | None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            response = self.client.get_object(Bucket=self.name, Key=self.key(RECORD_NAME))
-            data = response["Body"].read()
+            data = self.client.get_object(Bucket=self.name, Key=self.key(name))["Body"].read()
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
@@ -254,21 +267,41 @@ class Bucket:
         except BotoCoreError as exc:
             raise self._error(exc, "reading its record") from None
         try:
-            record = msgspec.json.decode(data, type=_RecordFile)
-        except msgspec.DecodeError:
+            record = msgspec.json.decode(gzip.decompress(data), type=_RecordFile)
+        except (OSError, EOFError, msgspec.DecodeError):
             return None
-        return BucketRecord(record.outputs, record.history) if record.version == 1 else None
+        return record if record.version == 1 else None
+
+    def save_pending(self, uploads: Mapping[str, OutputRecord]) -> None:
+        """Name the uploads an apply is about to make (no ETag yet), beside the record: a
+        small object, so that a killed apply's objects are known as ours."""
+        self._pending.update(uploads)
+        self._write(PENDING_NAME, _RecordFile(outputs=self._pending))
 
     def save_record(self, outputs: Mapping[str, OutputRecord], history: list[list[str]]) -> None:
-        record = _RecordFile(outputs=dict(sorted(outputs.items())), history=history)
-        data = msgspec.json.encode(record)
+        self._write(
+            RECORD_NAME, _RecordFile(outputs=dict(sorted(outputs.items())), history=history)
+        )
+        if self._pending:  # the record has them all now
+            self._call(
+                "writing its record",
+                self.client.delete_object,
+                Bucket=self.name,
+                Key=self.key(PENDING_NAME),
+            )
+            self._pending = {}
+
+    def _write(self, name: str, record: _RecordFile) -> None:
+        # gzip: hex digests and paths halve, and 100,000 records are 24 MB as JSON
+        data = gzip.compress(msgspec.json.encode(record), compresslevel=6, mtime=0)
         self._call(
             "writing its record",
             self.client.put_object,
             Bucket=self.name,
-            Key=self.key(RECORD_NAME),
+            Key=self.key(name),
             Body=data,
             ContentType="application/json",
+            ContentEncoding="gzip",
             CacheControl="no-store",
         )
 

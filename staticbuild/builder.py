@@ -447,7 +447,7 @@ class Builder:
             state.finished = False
             mark_unfinished(self.state_dir)
             if self.bucket is not None:  # name the uploads first: a killed apply's are ours
-                self.bucket.save_record(_pending(state.outputs, plan), state.history)
+                self.bucket.save_pending(_pending(plan))
         outcome = self._execute(context, progress)
         state.finished = outcome.error is None
         if outcome.error is None and context.derived is not None:
@@ -596,9 +596,9 @@ def _bucket_of(project: Project) -> Bucket | None:
     )
 
 
-def _pending(records: Mapping[str, OutputRecord], plan: Plan) -> dict[str, OutputRecord]:
-    """The record with the plan's uploads named in it, their ETags not known yet."""
-    pending = dict(records)
+def _pending(plan: Plan) -> dict[str, OutputRecord]:
+    """Records of the plan's uploads, their ETags not known yet."""
+    pending: dict[str, OutputRecord] = {}
     for action in plan.actions:
         digest = getattr(action, "digest", None)
         if digest is not None:
