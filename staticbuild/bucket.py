@@ -2,7 +2,8 @@
 
 The planner and the record are the ones a folder has; only looking and writing differ.
 
-* **Looking** is one listing of the prefix (1,000 keys a request). An object is as the
+* **Looking** is one listing of the prefix (1,000 keys a request), or for a few paths
+  (a watcher's re-apply) one ``HeadObject`` each. An object is as the
   record left it when its ETag and size are the ones its upload returned: the ETag changes
   with every write of the key, as a folder file's inode and mtime do. An object the record
   does not vouch for is compared by content: a single-part upload's ETag is the md5 of its
@@ -13,9 +14,10 @@ The planner and the record are the ones a folder has; only looking and writing d
   its old hashed files until the new ones are in place.
 * **The record** is kept beside the files, in ``PREFIX/.staticbuild/record.json``
   (gzipped JSON), so a fresh CI machine deploys as incrementally as the last one, and
-  knows which objects are its own to delete. Before the uploads, a small
-  ``pending.json`` names them (with no ETag yet); the record written after makes it
-  redundant. A killed apply leaves objects that the next one recognises as its own.
+  knows which objects are its own to delete. Changes since it was written whole go to
+  ``journal.json`` beside it (until they are a quarter of it), so writing the record
+  costs what changed. Before the uploads the journal names them (with no ETag yet): a
+  killed apply leaves objects that the next one recognises as its own.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import re
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import msgspec
 
@@ -44,8 +46,8 @@ SCHEME = "s3://"
 #: the record's key below the prefix; nothing under ``.staticbuild/`` is a collected file
 RECORD_FOLDER = ".staticbuild/"
 RECORD_NAME = RECORD_FOLDER + "record.json"
-#: the uploads of an apply under way, named before they start (see the module doc)
-PENDING_NAME = RECORD_FOLDER + "pending.json"
+#: changes since the record was written whole, and the uploads of an apply under way
+JOURNAL_NAME = RECORD_FOLDER + "journal.json"
 #: S3's naming rules for new buckets (3 to 63 lowercase letters, digits, dots, hyphens)
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 #: uploads in flight at once: each waits on the network, not the CPU
@@ -95,6 +97,18 @@ class _RecordFile(msgspec.Struct, omit_defaults=True):
     history: list[list[str]] = msgspec.field(default_factory=list)
 
 
+class _Journal(msgspec.Struct, omit_defaults=True):
+    """Changes since the record was written whole (None: the path is gone), and the
+    manifests kept, when they changed."""
+
+    outputs: dict[str, OutputRecord | None] = msgspec.field(default_factory=dict)
+    history: list[list[str]] | None = None
+    version: int = 1
+
+
+_File = TypeVar("_File", _RecordFile, _Journal)
+
+
 class BucketRecord(NamedTuple):
     outputs: dict[str, OutputRecord]
     history: list[list[str]]
@@ -111,7 +125,12 @@ class Bucket:
         self._client: Any = None
         self._client_lock = threading.Lock()
         self._listing: dict[str, Listed] | None = None
-        self._pending: dict[str, OutputRecord] = {}  # named in PENDING_NAME
+        # What the bucket's record holds (None: there is none) and its journal
+        self._base: dict[str, OutputRecord] | None = None
+        self._base_history: list[list[str]] = []
+        self._journal: dict[str, OutputRecord | None] = {}
+        self._journal_history: list[list[str]] | None = None
+        self._journal_written = False
 
     def key(self, path: str) -> str:
         return f"{self.prefix}/{path}" if self.prefix else path
@@ -246,16 +265,27 @@ class Bucket:
         return Listed(head["ETag"].strip('"'), head["ContentLength"])
 
     def load_record(self) -> BucketRecord | None:
-        """The record kept in the bucket (with the uploads an unfinished apply named), or
-        None if there is none (or it is unreadable)."""
-        record = self._read(RECORD_NAME)
-        pending = self._read(PENDING_NAME)
-        self._pending = dict(pending.outputs) if pending else {}
-        if record is None:
-            return BucketRecord(dict(self._pending), []) if self._pending else None
-        return BucketRecord({**record.outputs, **self._pending}, record.history)
+        """The record kept in the bucket, with its journal's changes (and the uploads an
+        unfinished apply named); None if there is neither (or they are unreadable)."""
+        base = self._read(RECORD_NAME, _RecordFile)
+        journal = self._read(JOURNAL_NAME, _Journal)
+        self._base = dict(base.outputs) if base else None
+        self._base_history = base.history if base else []
+        self._journal = dict(journal.outputs) if journal else {}
+        self._journal_history = journal.history if journal else None
+        self._journal_written = journal is not None
+        if base is None and journal is None:
+            return None
+        outputs = dict(self._base or {})
+        for path, record in self._journal.items():
+            if record is None:
+                outputs.pop(path, None)
+            else:
+                outputs[path] = record
+        history = self._base_history if self._journal_history is None else self._journal_history
+        return BucketRecord(outputs, history)
 
-    def _read(self, name: str) -> _RecordFile | None:
+    def _read(self, name: str, kind: type[_File]) -> _File | None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -267,31 +297,48 @@ class Bucket:
         except BotoCoreError as exc:
             raise self._error(exc, "reading its record") from None
         try:
-            record = msgspec.json.decode(gzip.decompress(data), type=_RecordFile)
+            record = msgspec.json.decode(gzip.decompress(data), type=kind)
         except (OSError, EOFError, msgspec.DecodeError):
             return None
         return record if record.version == 1 else None
 
     def save_pending(self, uploads: Mapping[str, OutputRecord]) -> None:
-        """Name the uploads an apply is about to make (no ETag yet), beside the record: a
-        small object, so that a killed apply's objects are known as ours."""
-        self._pending.update(uploads)
-        self._write(PENDING_NAME, _RecordFile(outputs=self._pending))
+        """Name the uploads an apply is about to make (no ETag yet) in the journal, so that
+        a killed apply's objects are known as ours."""
+        self._journal.update(uploads)
+        self._write(JOURNAL_NAME, _Journal(outputs=self._journal, history=self._journal_history))
+        self._journal_written = True
 
     def save_record(self, outputs: Mapping[str, OutputRecord], history: list[list[str]]) -> None:
-        self._write(
-            RECORD_NAME, _RecordFile(outputs=dict(sorted(outputs.items())), history=history)
-        )
-        if self._pending:  # the record has them all now
+        """Record what the bucket holds now: as a journal of the changes since the record
+        was written whole (a watcher's re-apply uploads what it changed, not 100,000
+        records), or whole again once the changes are a quarter of it."""
+        base = self._base
+        if base is not None:
+            changes: dict[str, OutputRecord | None] = {
+                path: record for path, record in outputs.items() if base.get(path) != record
+            }
+            changes.update(dict.fromkeys(base.keys() - outputs.keys()))
+            if len(changes) * 4 <= len(base) + 64:
+                self._journal = changes
+                self._journal_history = None if history == self._base_history else history
+                self._write(JOURNAL_NAME, _Journal(changes, self._journal_history))
+                self._journal_written = True
+                return
+        whole = _RecordFile(outputs=dict(sorted(outputs.items())), history=history)
+        self._write(RECORD_NAME, whole)
+        self._base, self._base_history = dict(outputs), history
+        self._journal, self._journal_history = {}, None
+        if self._journal_written:  # the record has it all now
             self._call(
                 "writing its record",
                 self.client.delete_object,
                 Bucket=self.name,
-                Key=self.key(PENDING_NAME),
+                Key=self.key(JOURNAL_NAME),
             )
-            self._pending = {}
+            self._journal_written = False
 
-    def _write(self, name: str, record: _RecordFile) -> None:
+    def _write(self, name: str, record: _RecordFile | _Journal) -> None:
         # gzip: hex digests and paths halve, and 100,000 records are 24 MB as JSON
         data = gzip.compress(msgspec.json.encode(record), compresslevel=6, mtime=0)
         self._call(

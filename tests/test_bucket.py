@@ -157,7 +157,7 @@ def test_a_fresh_machine_uploads_nothing_and_prunes_by_the_buckets_record(
     assert store.contents() == _folder_apply(run_cli, site, COMPRESSED_MANIFEST)
     after = store.etags()
     rewritten = {p for p in after.keys() & before.keys() if after[p] != before[p]}
-    assert rewritten == {"staticfiles.json", ".staticbuild/record.json"}
+    assert rewritten == {"staticfiles.json"}  # and the record's journal is new
 
 
 def test_an_edit_uploads_that_file_and_what_refers_to_it(
@@ -172,7 +172,8 @@ def test_an_edit_uploads_that_file_and_what_refers_to_it(
     after = store.etags()
     changed = {p for p in after.keys() & before.keys() if after[p] != before[p]}
     added, removed = after.keys() - before.keys(), before.keys() - after.keys()
-    assert changed == {"img/dot.png", "staticfiles.json", ".staticbuild/record.json"}
+    assert changed == {"img/dot.png", "staticfiles.json"}
+    added.remove(".staticbuild/journal.json")  # the record's changes
     # The new hashed names (image and the CSS that refers to it) came, the old ones went.
     assert {p.split("/")[0] for p in added | removed} == {"img", "css"}
     assert all(p.startswith(("img/dot.", "css/site.")) for p in added | removed)
@@ -247,14 +248,15 @@ def test_objects_of_a_killed_apply_are_known_as_ours(
     with pytest.raises(_Killed):
         Builder(load_project(spec)).apply()
     monkeypatch.setattr(Bucket, "save_record", real_save)
-    assert {"js/extra.js", ".staticbuild/pending.json"} <= set(store.objects())
+    assert {"js/extra.js", ".staticbuild/journal.json"} <= set(store.objects())
     (site / "assets/js/extra.js").unlink()
     shutil.rmtree(site / ".staticbuild")
     planned = json.loads(run_cli("-f", spec, "plan", "--json").output)
     assert planned["actions"] == [{"op": "delete", "path": "js/extra.js", "reason": "stale"}]
     assert run_cli("-f", spec, "apply", "--no-input").exit_code == 0
     assert store.contents() == _folder_apply(run_cli, site, "")
-    assert ".staticbuild/pending.json" not in store.objects()  # the record has it all
+    shutil.rmtree(site / ".staticbuild")
+    assert json.loads(run_cli("-f", spec, "plan", "--json").output)["actions"] == []
 
 
 def test_a_saved_plan_is_refused_when_the_bucket_changed(
@@ -391,6 +393,7 @@ def test_a_watchers_re_apply_looks_only_at_what_changed(
         write(site / f"assets/more/f{i}.js", f"f({i});\n")
     builder = Builder(load_project(site / "staticbuild.yaml"), incremental=True)
     builder.apply(builder.plan())
+    record_etag = store.objects()[".staticbuild/record.json"]["ETag"]
     listings: list[int] = []
     real_listing = Bucket.listing
 
@@ -406,3 +409,11 @@ def test_a_watchers_re_apply_looks_only_at_what_changed(
     assert listings == []
     assert store.get("site/js/app.js") == b"edited();\n"
     assert len(store.objects()) > MANY
+    # The record is not rewritten whole: its journal takes the few changes.
+    assert store.objects()[".staticbuild/record.json"]["ETag"] == record_etag
+    assert ".staticbuild/journal.json" in store.objects()
+    builder.apply(builder.plan(frozenset({site / "assets/js/app.js"})))  # nothing to do
+    shutil.rmtree(site / ".staticbuild")
+    monkeypatch.setattr(Bucket, "listing", real_listing)
+    fresh = Builder(load_project(site / "staticbuild.yaml"))
+    assert fresh.plan().actions == ()  # a fresh machine reads the record and its journal
