@@ -142,14 +142,18 @@ class Bucket:
             if self._client is None:
                 import boto3
                 from botocore.config import Config
+                from botocore.exceptions import BotoCoreError
 
                 config = Config(
                     max_pool_connections=UPLOAD_THREADS,
                     retries={"max_attempts": 5, "mode": "standard"},
                 )
-                self._client = boto3.session.Session().client(
-                    "s3", endpoint_url=self.endpoint_url, region_name=self.region, config=config
-                )
+                try:
+                    self._client = boto3.session.Session().client(
+                        "s3", endpoint_url=self.endpoint_url, region_name=self.region, config=config
+                    )
+                except (ValueError, BotoCoreError) as exc:  # a bad endpoint or region
+                    raise StorageError(f"cannot connect to {self.url}: {exc}") from None
             return self._client
 
     def _error(self, exc: Exception, doing: str) -> StorageError:

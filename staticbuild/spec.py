@@ -88,6 +88,23 @@ class S3Spec(_Model):
     endpoint_url: str | None = None
     region: str | None = None
 
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint_is_a_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", value):
+            raise _problem("SB-E023", f"endpoint_url {value!r} must be an http(s) URL")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region_is_a_name(cls, value: str | None) -> str | None:
+        # botocore's own rule; it would otherwise fail only once the bucket is reached
+        if value is not None and not re.fullmatch(
+            r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?", value
+        ):
+            raise _problem("SB-E023", f"region {value!r} is not a region name, like 'eu-west-1'")
+        return value
+
 
 Encoding = Literal["gzip", "br"]
 

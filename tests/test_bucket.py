@@ -333,6 +333,12 @@ def test_a_collected_file_may_not_take_the_records_place(
         ("destination: s3://Bad_Bucket/x\n", "destination", "SB-E020"),
         ("destination: s3://good-bucket\nlink: true\n", "link", "SB-E021"),
         ("destination: out\ns3: {region: eu-west-1}\n", "s3", "SB-E022"),
+        (
+            "destination: s3://good-bucket\ns3: {endpoint_url: 'localhost:9000'}\n",
+            "s3.endpoint_url",
+            "SB-E023",
+        ),
+        ("destination: s3://good-bucket\ns3: {region: 'eu west'}\n", "s3.region", "SB-E023"),
     ],
 )
 def test_bucket_spec_errors_name_the_key(
