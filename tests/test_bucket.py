@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ from typing import Any
 
 import boto3
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from moto.server import ThreadedMotoServer
 
 from staticbuild.api import Builder, load_project
@@ -423,3 +427,62 @@ def test_a_watchers_re_apply_looks_only_at_what_changed(
     monkeypatch.setattr(Bucket, "listing", real_listing)
     fresh = Builder(load_project(site / "staticbuild.yaml"))
     assert fresh.plan().actions == ()  # a fresh machine reads the record and its journal
+
+
+_STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["write", "delete", "tamper", "remove", "forget", "apply"]),
+        st.sampled_from(["a.css", "b.js", "d/c.css", "d/e/f.txt"]),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@hsettings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(steps=_STEPS, storage=st.sampled_from(["", "storage: {kind: manifest}\n"]))
+def test_whatever_changed_a_bucket_ends_as_a_fresh_folder_apply(
+    store: Store, run_cli: RunCli, steps: list[tuple[str, str]], storage: str
+) -> None:
+    """Edits to sources, objects changed or removed behind staticbuild's back, a lost
+    ``.staticbuild/``, applies in between: the last apply leaves the bucket as a folder
+    apply of the final sources would be (an object someone else replaced stays theirs
+    once it is no longer wanted, as in a folder), and the plan after it is empty."""
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        prefix = f"p{uuid.uuid4().hex[:8]}"
+        for name in ("a.css", "b.js", "d/c.css"):
+            write(base / "src" / name, f"/* {name} */\n")
+        spec = write(
+            base / "staticbuild.yaml",
+            f"version: 1\n{store.spec_lines(prefix)}sources: [src]\n{storage}",
+        )
+        Builder(load_project(spec)).apply()
+        tampered: set[str] = set()
+        for number, (what, name) in enumerate(steps):
+            source, key = base / "src" / name, f"{prefix}/{name}"
+            if what == "write":
+                write(source, f"/* {name} {number} */\n")
+            elif what == "delete":
+                source.unlink(missing_ok=True)
+            elif what == "tamper" and name in store.objects(prefix + "/"):
+                store.client.put_object(Bucket=store.bucket, Key=key, Body=b"tampered")
+                tampered.add(name)
+            elif what == "remove":
+                store.client.delete_object(Bucket=store.bucket, Key=key)
+            elif what == "forget":
+                shutil.rmtree(base / ".staticbuild", ignore_errors=True)
+            elif what == "apply":
+                Builder(load_project(spec)).apply()
+        Builder(load_project(spec)).apply()
+        fresh = make_spec(base / "fresh", f"sources: [{base / 'src'}]\n{storage}")
+        assert run_cli("-f", fresh, "apply", "--no-input").exit_code == 0
+        made, expected = store.contents(prefix + "/"), tree(base / "fresh/out")
+        assert {p: made[p] for p in expected if p in made} == expected
+        leftovers = {p: made[p] for p in made if p not in expected}
+        assert leftovers == dict.fromkeys((p for p in leftovers if p in tampered), b"tampered")
+        assert Builder(load_project(spec)).plan().actions == ()
