@@ -370,31 +370,45 @@ class Bucket:
         """Upload every new or changed file (``last`` after all others), then delete the
         stale ones; on a failure, stop before the deletions and report what finished.
         ``immutable`` names files whose content never changes under their name (hashed
-        names): they are sent with a year-long ``Cache-Control``."""
+        names): they are sent with a year-long ``Cache-Control``.
+
+        Bytes are sent once: a file with the same content as one sent before it (a hashed
+        copy and its original, their siblings) is copied inside the bucket instead.
+        """
         from staticbuild.executor import Outcome
 
         outcome = Outcome() if written is None else Outcome(written)
-        uploads = [a for a in actions if not isinstance(a, Delete)]
-        stages = (
-            [a for a in uploads if a.path not in last],
-            [a for a in uploads if a.path in last],
-        )
+        sends, copies, finals, twin = _by_content(actions, last)
+
+        def make(action: Action) -> OutputRecord | str:
+            flag = action.path in immutable
+            source = twin.get(action.path)
+            if source is not None and source in outcome.written:
+                copied = self._copy_one(action, source, outcome.written[source], flag)
+                if copied is not None:
+                    return copied
+            return self._upload_one(action, sources, flag)
+
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
-            for stage in stages:
-                for action, result in zip(
-                    stage,
-                    pool.map(lambda a: self._upload_one(a, sources, a.path in immutable), stage),
-                    strict=True,
-                ):
+            for stage in (sends, copies, finals):  # a copy's source is in place before it
+                if stage is finals and outcome.error is not None:
+                    return outcome  # no manifest naming files that are not there
+                for action, result in zip(stage, pool.map(make, stage), strict=True):
                     if isinstance(result, OutputRecord):
                         outcome.written[action.path] = result
                     elif outcome.error is None:
                         outcome.error = ApplyError(result)
                     if progress:
                         progress(1)
-                if outcome.error is not None:
-                    return outcome
-        deletions = [a.path for a in actions if isinstance(a, Delete)]
+        if outcome.error is not None:
+            return outcome  # nor deletions: old pages keep their files
+        self._delete_stale([a.path for a in actions if isinstance(a, Delete)], outcome, progress)
+        self._listing = None
+        return outcome
+
+    def _delete_stale(
+        self, deletions: list[str], outcome: Outcome, progress: Callable[[int], None] | None
+    ) -> None:
         for start in range(0, len(deletions), _DELETE_BATCH):
             batch = deletions[start : start + _DELETE_BATCH]
             try:
@@ -417,8 +431,26 @@ class Bucket:
                     f"{SCHEME}{self.name} refused to delete {len(failed)} object(s), "
                     f"e.g. {sorted(failed)[0]!r}"
                 )
-        self._listing = None
-        return outcome
+
+    def _copy_one(
+        self, action: Action, source: str, sent: OutputRecord, immutable: bool
+    ) -> OutputRecord | None:
+        """``action``'s file made by copying ``source`` (the same bytes) inside the bucket;
+        None where that failed (the caller sends the bytes instead)."""
+        try:
+            response = self._call(
+                f"copying {source!r} to {action.path!r}",
+                self.client.copy_object,
+                Bucket=self.name,
+                Key=self.key(action.path),
+                CopySource={"Bucket": self.name, "Key": self.key(source)},
+                MetadataDirective="REPLACE",
+                **object_headers(action.path, immutable=immutable),
+            )
+        except StorageError:
+            return None
+        etag = response["CopyObjectResult"]["ETag"].strip('"')
+        return OutputRecord(sent.digest, sent.size, 0, 0, etag=etag)
 
     def _upload_one(self, action: Action, sources: Sources, immutable: bool) -> OutputRecord | str:
         try:
@@ -437,6 +469,32 @@ class Bucket:
         except OSError as exc:
             return f"cannot read {exc.filename or action.path!r}: {exc.strerror or exc}"
         return OutputRecord(digest, len(body), 0, 0, etag=response["ETag"].strip('"'))
+
+
+def _by_content(
+    actions: Sequence[Action], last: Collection[str]
+) -> tuple[list[Action], list[Action], list[Action], dict[str, str]]:
+    """The uploads in three stages: files whose bytes are sent, files that copy one of
+    those (same digest), and ``last``; and which path each copy copies."""
+    sends: list[Action] = []
+    copies: list[Action] = []
+    finals: list[Action] = []
+    sent: dict[str, str] = {}  # digest -> the path that sends it
+    twin: dict[str, str] = {}
+    for action in actions:
+        if isinstance(action, Delete):
+            continue
+        if action.path in last:
+            finals.append(action)
+            continue
+        digest = getattr(action, "digest", "")
+        if digest and digest in sent and hasattr(action, "size"):
+            twin[action.path] = sent[digest]
+            copies.append(action)
+        else:
+            sent.setdefault(digest, action.path)
+            sends.append(action)
+    return sends, copies, finals, twin
 
 
 def _observed(

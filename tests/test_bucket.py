@@ -486,3 +486,31 @@ def test_whatever_changed_a_bucket_ends_as_a_fresh_folder_apply(
         leftovers = {p: made[p] for p in made if p not in expected}
         assert leftovers == dict.fromkeys((p for p in leftovers if p in tampered), b"tampered")
         assert Builder(load_project(spec)).plan().actions == ()
+
+
+def test_bytes_are_sent_once_and_copied_inside_the_bucket(
+    run_cli: RunCli, tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hashed copy that needed no rewriting has its original's bytes (and so do their
+    siblings): one upload each content, the other names copied in the bucket."""
+    from staticbuild.bucket import Bucket
+
+    site = _site(tmp_path / "site", store)
+    calls: dict[str, list[str]] = {"_upload_one": [], "_copy_one": []}
+    for name, paths in calls.items():
+        real = getattr(Bucket, name)
+
+        def counted(self: Bucket, action: Any, *args: Any, _real: Any = real, _paths=paths) -> Any:
+            _paths.append(action.path)
+            return _real(self, action, *args)
+
+        monkeypatch.setattr(Bucket, name, counted)
+    assert run_cli("-f", site / "staticbuild.yaml", "apply", "--no-input").exit_code == 0
+    contents = store.contents()
+    assert contents == _folder_apply(run_cli, tmp_path / "site", COMPRESSED_MANIFEST)
+    sent, copied = calls["_upload_one"], calls["_copy_one"]
+    assert sorted(sent + copied) == sorted(contents)
+    assert len({contents[p] for p in sent}) == len(sent)  # no content sent twice
+    assert {contents[p] for p in copied} <= {contents[p] for p in sent}
+    hashed_js = json.loads(contents["staticfiles.json"])["paths"]["js/app.js"]
+    assert {"js/app.js", hashed_js} & set(copied)  # one of the two is a copy
