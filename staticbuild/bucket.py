@@ -54,6 +54,10 @@ _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 UPLOAD_THREADS = 16
 #: DeleteObjects takes at most this many keys a request
 _DELETE_BATCH = 1000
+#: files this large or larger are copied inside the bucket from a file with the same bytes
+#: rather than sent again; below it a copy costs about what sending does (on moto's server
+#: copying 10,000 small files made a cold deploy 24% slower)
+COPY_AT_LEAST = 256 * 1024
 #: up to this many paths are looked at one HeadObject each rather than by a listing
 #: (a watcher's re-apply: its cost then follows the change, not the bucket)
 HEAD_AT_MOST = 64
@@ -372,8 +376,9 @@ class Bucket:
         ``immutable`` names files whose content never changes under their name (hashed
         names): they are sent with a year-long ``Cache-Control``.
 
-        Bytes are sent once: a file with the same content as one sent before it (a hashed
-        copy and its original, their siblings) is copied inside the bucket instead.
+        Large contents are sent once: a file of ``COPY_AT_LEAST`` bytes or more with the
+        same content as one sent before it (a hashed copy and its original, their
+        siblings) is copied inside the bucket instead.
         """
         from staticbuild.executor import Outcome
 
@@ -474,8 +479,8 @@ class Bucket:
 def _by_content(
     actions: Sequence[Action], last: Collection[str]
 ) -> tuple[list[Action], list[Action], list[Action], dict[str, str]]:
-    """The uploads in three stages: files whose bytes are sent, files that copy one of
-    those (same digest), and ``last``; and which path each copy copies."""
+    """The uploads in three stages: files whose bytes are sent, large files that copy one
+    of those (same digest), and ``last``; and which path each copy copies."""
     sends: list[Action] = []
     copies: list[Action] = []
     finals: list[Action] = []
@@ -488,7 +493,7 @@ def _by_content(
             finals.append(action)
             continue
         digest = getattr(action, "digest", "")
-        if digest and digest in sent and hasattr(action, "size"):
+        if digest in sent and getattr(action, "size", 0) >= COPY_AT_LEAST:
             twin[action.path] = sent[digest]
             copies.append(action)
         else:
