@@ -37,7 +37,7 @@ import msgspec
 from staticbuild.actions import Action, Copy, Delete, Update
 from staticbuild.errors import ApplyError, PlanError, StaticbuildError, StorageError
 from staticbuild.planner import Observed
-from staticbuild.state import OutputRecord
+from staticbuild.state import OutputRecord, merge_changes
 
 if TYPE_CHECKING:
     from staticbuild.executor import Outcome, Sources
@@ -190,6 +190,19 @@ class Bucket:
         except (BotoCoreError, ClientError) as exc:
             raise self._error(exc, doing) from None
 
+    def _call_or_none(self, doing: str, method: Callable[..., Any], path: str) -> Any:
+        """``method`` on the object at ``path``; None where there is no such object."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return method(Bucket=self.name, Key=self.key(path))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise self._error(exc, doing) from None
+        except BotoCoreError as exc:
+            raise self._error(exc, doing) from None
+
     # -- looking --------------------------------------------------------------------------
     def forget_listing(self) -> None:
         """The next look lists the bucket again (a new plan sees it as it is now)."""
@@ -260,17 +273,8 @@ class Bucket:
         return seen
 
     def _head(self, path: str) -> Listed | None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            head = self.client.head_object(Bucket=self.name, Key=self.key(path))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise self._error(exc, f"looking at {path!r}") from None
-        except BotoCoreError as exc:
-            raise self._error(exc, f"looking at {path!r}") from None
-        return Listed(head["ETag"].strip('"'), head["ContentLength"])
+        head = self._call_or_none(f"looking at {path!r}", self.client.head_object, path)
+        return None if head is None else Listed(head["ETag"].strip('"'), head["ContentLength"])
 
     def load_record(self) -> BucketRecord | None:
         """The record kept in the bucket, with its journal's changes (and the uploads an
@@ -285,25 +289,15 @@ class Bucket:
         if base is None and journal is None:
             return None
         outputs = dict(self._base or {})
-        for path, record in self._journal.items():
-            if record is None:
-                outputs.pop(path, None)
-            else:
-                outputs[path] = record
+        merge_changes(outputs, self._journal)
         history = self._base_history if self._journal_history is None else self._journal_history
         return BucketRecord(outputs, history)
 
     def _read(self, name: str, kind: type[_File]) -> _File | None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            data = self.client.get_object(Bucket=self.name, Key=self.key(name))["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise self._error(exc, "reading its record") from None
-        except BotoCoreError as exc:
-            raise self._error(exc, "reading its record") from None
+        response = self._call_or_none("reading its record", self.client.get_object, name)
+        if response is None:
+            return None
+        data = self._call("reading its record", response["Body"].read)
         try:
             record = msgspec.json.decode(gzip.decompress(data), type=kind)
         except (OSError, EOFError, msgspec.DecodeError):

@@ -7,7 +7,7 @@ record is lost every file is treated as foreign until its content proves otherwi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -152,7 +152,7 @@ def load_outputs(state_dir: Path, destination: str) -> dict[str, OutputRecord]:
     if part.version != STATE_VERSION or part.destination != destination:
         return {}
     for delta in _deltas(state_dir / JOURNAL):  # as _replay: the same records
-        _merge(part.outputs, delta.outputs)
+        merge_changes(part.outputs, delta.outputs)
     return part.outputs
 
 
@@ -372,12 +372,13 @@ def _replay(state: State, journal: Path, *, outputs: bool = True) -> None:
         if not isinstance(delta.manifest_cache, msgspec.UnsetType):
             state.manifest_cache = delta.manifest_cache.copy()
         if outputs:
-            _merge(state.outputs, delta.outputs)
+            merge_changes(state.outputs, delta.outputs)
         for root, changes in delta.sources.items():
-            _merge(state.sources.setdefault(root, {}), changes)
+            merge_changes(state.sources.setdefault(root, {}), changes)
 
 
-def _merge(target: dict[str, _V], changes: dict[str, _V | None]) -> None:
+def merge_changes(target: dict[str, _V], changes: Mapping[str, _V | None]) -> None:
+    """Apply a journal's changes to ``target``: a value replaces, None removes."""
     for key, value in changes.items():
         if value is None:
             target.pop(key, None)
