@@ -208,3 +208,73 @@ def test_killed_update_leaves_old_or_new_files_and_the_next_converges(tmp_path: 
     torn = [k for k in new if got[k] not in (old[k], new[k])]
     assert torn == [], f"files at final paths that are neither old nor new: {torn[:10]}"
     assert_converges(spec, dest, expected_dest)
+
+
+# -- compression: work done before an interruption is kept --------------------------
+
+
+def make_compressible_tree(site: Path, count: int) -> None:
+    """``count`` distinct text files of ~30 KB: brotli at quality 11 takes tens of ms each."""
+    rng = random.Random(count)
+    words = ["".join(rng.choices("abcdefghij", k=rng.randint(2, 9))) for _ in range(400)]
+    (site / "app" / "static").mkdir(parents=True)
+    for i in range(count):
+        path = site / "assets" / f"d{i % 13}" / f"f{i:04d}.css"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"/* {i} */\n" + " ".join(rng.choices(words, k=5000)))
+
+
+def br_index(project: Path) -> list[str]:
+    """The content digests in the brotli index, one per compression the cache filed."""
+    logs = list((project / ".staticbuild" / "compress").glob("br-*/index.log"))
+    if not logs:
+        return []
+    return [json.loads(line)[0] for line in logs[0].read_text().splitlines() if line.strip()]
+
+
+def processes_naming(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if text.encode() in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_interrupted_apply_keeps_what_it_compressed(tmp_path: Path, signum: int) -> None:
+    """Compressions finished before a kill or Ctrl-C are in the cache; the next apply
+    compresses only the rest (no content is filed twice), and no worker outlives it."""
+    for count in (200, 400, 800, 1600):
+        site = tmp_path / f"site{count}"
+        make_compressible_tree(site, count)
+        spec = write_spec(tmp_path / f"project{count}", site)
+        with spec.open("a") as f:
+            f.write("storage: {kind: filesystem, compress: [br]}\n")
+        project = spec.parent
+        if kill_part_way(
+            spec,
+            lambda project=project: bool(br_index(project)),
+            lambda project=project, count=count: 0 < len(br_index(project)) < count,
+            signum,
+        ):
+            break
+    else:
+        pytest.fail("apply always finished compressing before the signal")
+    kept = set(br_index(project))
+    deadline = time.monotonic() + 60
+    while processes_naming(str(spec)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_naming(str(spec)) == [], "a compressing worker outlived its apply"
+    reference = write_spec(tmp_path / "reference", site)
+    with reference.open("a") as f:
+        f.write("storage: {kind: filesystem, compress: [br]}\n")
+    clean_apply(reference)
+    assert_converges(spec, project / "out", reference.parent / "out")
+    filed = br_index(project)
+    assert len(filed) == len(set(filed)) == count, "a content was compressed twice"
+    assert kept <= set(filed)

@@ -14,12 +14,13 @@ would cost more than it saves.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
+import signal
 import threading
 import zlib
-from collections.abc import Callable, Collection, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
@@ -139,6 +140,12 @@ def _work(root: str, jobs: Sequence[_Job]) -> list[_Answer]:
         with open(path, "wb") as f:
             f.write(b"".join(blobs))
     return answers
+
+
+def _leave_interrupts_to_parent() -> None:
+    """A pool worker ignores Ctrl-C: the parent stops the pool (one message, no traceback
+    per worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _start_method() -> str:
@@ -388,20 +395,33 @@ class CompressCache:
         jobs = zip(sizes, pending, strict=True)
         seconds = sum(size / _SPEED[e] for size, (_, _, encs) in jobs for e in encs)
         root = str(self.folder)
+        parts: Iterable[list[_Answer]]
         if self.workers < 2 or len(pending) < 2 or seconds < _POOL_MIN_SECONDS:
-            answers = _work(root, pending)
+            parts = [_work(root, pending)]
         else:
-            answers = self._run_pool(root, pending, sizes)
-        self._record(
-            (enc, _Entry(digest, blob, size, pack, offset))
-            for digest, enc, blob, size, pack, offset in answers
-            if enc != "!"
-        )
-        self.stats.compressed += sum(1 for answer in answers if answer[1] != "!")
+            parts = self._run_pool(root, pending, sizes)
+        answers: list[_Answer] = []
+        for part in parts:
+            # Indexed as each chunk comes in: an apply interrupted or killed half-way keeps
+            # what it compressed, and the next one compresses only the rest.
+            self._record(
+                (enc, _Entry(digest, blob, size, pack, offset))
+                for digest, enc, blob, size, pack, offset in part
+                if enc != "!"
+            )
+            self.stats.compressed += sum(1 for answer in part if answer[1] != "!")
+            answers.extend(part)
         return answers
 
-    def _run_pool(self, root: str, pending: list[_Job], sizes: list[int]) -> list[_Answer]:
-        # Largest first, in chunks of ~256 KiB: few round trips, and no straggler at the end.
+    def _run_pool(
+        self, root: str, pending: list[_Job], sizes: list[int]
+    ) -> Iterator[list[_Answer]]:
+        """Each chunk's answers, as chunks finish.
+
+        Largest first, in chunks of ~256 KiB: few round trips, and no straggler at the end.
+        On an interruption the workers are stopped at once: a chunk cut short has written
+        at most a pack that no index entry names.
+        """
         order = sorted(range(len(pending)), key=lambda i: -sizes[i])
         chunks: list[list[_Job]] = [[]]
         weight = 0
@@ -413,6 +433,10 @@ class CompressCache:
             weight += sizes[i]
         self.stats.pooled_batches += 1
         workers = min(self.workers, len(chunks))
-        with ProcessPoolExecutor(workers, mp_context=get_context(_start_method())) as pool:
-            parts = pool.map(_work, [root] * len(chunks), chunks)
-            return [answer for part in parts for answer in part]
+        context = get_context(_start_method())
+        pool = context.Pool(workers, initializer=_leave_interrupts_to_parent)
+        try:
+            yield from pool.imap_unordered(functools.partial(_work, root), chunks)
+        finally:
+            pool.terminate()
+            pool.join()
