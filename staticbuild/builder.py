@@ -31,6 +31,7 @@ from staticbuild.gc_paused import gc_paused
 from staticbuild.lock import project_lock
 from staticbuild.observe import (
     check_parents,
+    check_vacated,
     list_destination,
     observe_destination,
     outputs_still,
@@ -358,6 +359,7 @@ class Builder:
             decision = decision._replace(unmodified=(*unchanged, *decision.unmodified))
         if self.bucket is None:  # keys have no folders to be in the way
             check_parents(self.destination, decision, observed)
+            check_vacated(self.destination, decision)
         return _Looked(desired, observed, decision, foreign)
 
     def _wanted_content(
@@ -521,6 +523,7 @@ class Builder:
                 durable=self.project.durable,
                 progress=progress,
                 written=fill,
+                last={self.project.storage.manifest_name},
             )
         del sources
         if not self.incremental:  # the listing has served: its table makes room for the records'

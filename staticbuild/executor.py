@@ -2,8 +2,13 @@
 
 Every write goes to a temporary file beside its final path and is renamed over it, so a
 killed apply leaves whole files (old or new) at final paths and, at worst, hidden
-``.NAME.sbtmp-*`` leftovers that the next plan deletes. Deletions run before writes so a
-stale file may give way to a folder and the reverse.
+``.NAME.sbtmp-*`` leftovers that the next plan deletes.
+
+The order keeps a failed apply from leaving a half-changed destination: the files named
+in ``last`` (the manifest) are written only after every other write succeeded, and stale
+files are deleted only after that, so the old manifest's files stay until the new one is
+in place. Only deletions that make room run first: a stale file where a folder is needed,
+and the stale files of a folder that a file replaces.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import contextlib
 import errno
 import functools
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +65,7 @@ def execute(
     durable: bool = False,
     progress: Callable[[int], None] | None = None,
     written: dict[str, OutputRecord] | None = None,
+    last: Collection[str] = (),
 ) -> Outcome:
     """Carry out ``actions``; on failure stop early, keep what finished, and report it.
 
@@ -71,23 +77,19 @@ def execute(
     """
     outcome = Outcome() if written is None else Outcome(written)
     base = str(destination)
-    try:
-        os.makedirs(base, exist_ok=True)
-        for action in actions:
-            if isinstance(action, Delete):
-                _delete(base, action.path)
-                outcome.deleted.append(action.path)
-                if progress:
-                    progress(1)
-        _prune_empty_dirs(base, outcome.deleted)
-    except OSError as exc:
-        outcome.error = _apply_error(exc, base)
-        return outcome
-    # Each Delete was counted in ``deleted``; without any, the plan's own tuple will do
-    # (a copy of it is 0.8 MB at 100,000 files).
+    deletes = [a for a in actions if isinstance(a, Delete)]
+    # Without any Delete the plan's own tuple will do (a copy of it is 0.8 MB at 100,000).
     writes: Sequence[Action] = (
-        [a for a in actions if not isinstance(a, Delete)] if outcome.deleted else actions
+        [a for a in actions if not isinstance(a, Delete)] if deletes else actions
     )
+    finals: list[Action] = []
+    if last:
+        finals = [a for a in writes if a.path in last]
+        if finals:
+            writes = [a for a in writes if a.path not in last]
+    early, late, vacated = _making_room(deletes, writes)
+    if not _delete_all(base, early, outcome, progress, make_base=True, vacated=vacated):
+        return outcome
     twins: list[tuple[Write | Compress, str]] = []
     if sources.present is not None:
         writes, twins = _pair_identical(writes, sources.present)
@@ -118,7 +120,75 @@ def execute(
         inodes.update((path, record.ino) for path, record in outcome.written.items())
         twin_of = {action.path: twin for action, twin in twins}
         stage([action for action, _ in twins], link_or_write)
+    if outcome.error is None and finals:
+        stage(finals, write)
+    if outcome.error is None:
+        _delete_all(base, late, outcome, progress)
     return outcome
+
+
+def _making_room(
+    deletes: Sequence[Delete], writes: Sequence[Action]
+) -> tuple[list[Delete], list[Delete], set[str]]:
+    """Split the deletions into those a write needs done first and the rest, and name the
+    folders that become files.
+
+    A write needs a deletion first when the deleted file is where one of its folders goes,
+    or lies in a folder where it writes a file (the planner made sure that folder holds
+    nothing else).
+    """
+    if not deletes:
+        return [], [], set()
+    written = {a.path for a in writes}
+    folders = {f for p in written for f in _folders_of(p)}
+    early: list[Delete] = []
+    late: list[Delete] = []
+    vacated: set[str] = set()
+    for action in deletes:
+        path = action.path
+        inside = [f for f in _folders_of(path) if f in written]
+        if inside or path in folders:
+            early.append(action)
+            vacated.update(inside)
+        else:
+            late.append(action)
+    return early, late, vacated
+
+
+def _folders_of(path: str) -> list[str]:
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _delete_all(
+    base: str,
+    deletes: Sequence[Delete],
+    outcome: Outcome,
+    progress: Callable[[int], None] | None,
+    *,
+    make_base: bool = False,
+    vacated: Collection[str] = (),
+) -> bool:
+    """Delete, then remove the folders that left empty (and the ``vacated`` ones, empty
+    folders in them included); False (and the outcome's error) when a deletion failed."""
+    deleted: list[str] = []
+    try:
+        if make_base:
+            os.makedirs(base, exist_ok=True)
+        for action in deletes:
+            _delete(base, action.path)
+            deleted.append(action.path)
+            outcome.deleted.append(action.path)
+            if progress:
+                progress(1)
+        _prune_empty_dirs(base, deleted)
+        for folder in vacated:
+            for dirpath, _dirs, _files in os.walk(f"{base}/{folder}", topdown=False):
+                os.rmdir(dirpath)
+    except OSError as exc:
+        outcome.error = _apply_error(exc, base)
+        return False
+    return True
 
 
 def _run_stage(
@@ -347,7 +417,7 @@ def _prune_empty_dirs(base: str, deleted: list[str]) -> None:
 
 
 def _apply_error(exc: OSError, base: str) -> ApplyError:
-    where = exc.filename or base
+    where = exc.filename2 or exc.filename or base  # a link's or rename's target is written
     if exc.errno == errno.ENOSPC:
         return ApplyError(f"no space left on the device while writing {where!r}")
     if exc.errno in (errno.EACCES, errno.EPERM):

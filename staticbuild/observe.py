@@ -244,6 +244,25 @@ def check_parents(destination: Path, decision: Decision, observed: Mapping[str, 
         )
 
 
+def check_vacated(destination: Path, decision: Decision) -> None:
+    """Refuse a plan that would write a file where a folder is, unless the plan deletes
+    every file in it (a stale output folder, or foreign files under ``clear``): a folder
+    holding nothing of staticbuild's is the user's."""
+    if not decision.vacate:
+        return
+    deleted = {a.path for a in decision.actions if isinstance(a, Delete)}
+    for folder in decision.vacate:
+        files = [
+            os.path.relpath(os.path.join(dirpath, name), destination).replace(os.sep, "/")
+            for dirpath, _dirs, names in os.walk(destination / folder)
+            for name in names
+        ]
+        if not files or any(f not in deleted for f in files):
+            raise PlanError(
+                f"a folder is in the way at destination path {folder!r}; move it away or remove it"
+            )
+
+
 def blocked_parents(destination: Path, paths: Iterable[str], removable: set[str]) -> list[str]:
     """Destination paths whose parent folders cannot be made: a file or symlink is in the way.
 

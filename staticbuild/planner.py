@@ -49,6 +49,9 @@ class Decision(NamedTuple):
     unmodified: tuple[str, ...]
     adopt: tuple[str, ...]  # files already right but not (or no longer validly) recorded
     forget: tuple[str, ...]  # records of files that are gone or no longer ours
+    #: folders where a file goes: the plan deletes files in them, and the builder checks
+    #: that those are all they hold (see :func:`staticbuild.observe.check_vacated`)
+    vacate: tuple[str, ...] = ()
 
 
 def decide(
@@ -71,6 +74,7 @@ def decide(
     adopt: list[str] = []
     forget: list[str] = []
     conflicts: list[str] = []
+    vacate: list[str] = []
     for path in sorted(scope):
         want = desired.get(path)
         seen = observed.get(path, MISSING)
@@ -85,7 +89,11 @@ def decide(
             else:
                 forget.append(path)  # changed by someone else since: no longer ours to delete
             continue
-        if seen.kind in ("dir", "other"):
+        if seen.kind == "dir":  # written once the folder is emptied (or refused)
+            vacate.append(path)
+            actions.append(_write_action(path, want, MISSING, ours=True))
+            continue
+        if seen.kind == "other":
             conflicts.append(path)
             continue
         if _is_current(want, seen):
@@ -98,7 +106,7 @@ def decide(
         first = conflicts[0]
         more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
         raise PlanError(
-            f"a folder (or special file) is in the way at destination path "
+            f"a special file is in the way at destination path "
             f"{first!r}{more}; move it away or remove it"
         )
     deleted = {a.path for a in actions if isinstance(a, Delete)}
@@ -106,7 +114,7 @@ def decide(
         actions.append(Delete(path, reason="clear", foreign=True))
     for path in sorted(leftovers):
         actions.append(Delete(path, reason="unfinished"))
-    return Decision(tuple(actions), tuple(unmodified), tuple(adopt), tuple(forget))
+    return Decision(tuple(actions), tuple(unmodified), tuple(adopt), tuple(forget), tuple(vacate))
 
 
 def _is_current(want: Desired, seen: Observed) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -224,6 +225,31 @@ def test_stale_file_gives_way_to_a_folder(run_cli: RunCli, tmp_path: Path) -> No
     write(tmp_path / "src/thing/inside.css", "now a folder")
     assert run_cli("-f", spec, "apply").exit_code == 0
     assert tree(tmp_path / "out") == {"thing/inside.css": b"now a folder"}
+
+
+def test_stale_folder_gives_way_to_a_file(run_cli: RunCli, tmp_path: Path) -> None:
+    write(tmp_path / "src/thing/deep/inside.css", "a folder")
+    write(tmp_path / "src/thing/other.css", "a folder")
+    spec = make_spec(tmp_path, "sources: [src]\n")
+    assert run_cli("-f", spec, "apply").exit_code == 0
+    shutil.rmtree(tmp_path / "src/thing")
+    write(tmp_path / "src/thing", "now a file")
+    result = run_cli("-f", spec, "apply")
+    assert result.exit_code == 0, result.stderr
+    assert tree(tmp_path / "out") == {"thing": b"now a file"}
+    assert actions(run_cli, spec) == []
+
+
+def test_a_folder_holding_foreign_files_where_a_file_goes(run_cli: RunCli, project: Path) -> None:
+    """Refused (nothing changed) unless --clear asks for an exact destination."""
+    write(project.parent / "out/app.js/mine.txt", "the user's")
+    result = run_cli("-f", project, "apply")
+    assert result.exit_code == 1 and "'app.js'" in result.stderr
+    assert tree(project.parent / "out") == {"app.js/mine.txt": b"the user's"}
+    result = run_cli("-f", project, "apply", "--clear", "--no-input")
+    assert result.exit_code == 0, result.stderr
+    assert (project.parent / "out/app.js").read_text() == "app"
+    assert actions(run_cli, project, "--clear") == []
 
 
 def test_symlink_loop_is_a_clear_error(run_cli: RunCli, project: Path) -> None:

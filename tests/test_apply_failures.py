@@ -116,3 +116,47 @@ def test_a_hashed_copy_refuses_a_source_edited_since_the_plan(
     assert hashed not in tree(tmp_path / "out")
     assert run_cli("-f", spec, "apply").exit_code == 0
     assert tree(tmp_path / "out")["img/dot.png"] == b"\x89PNG edited after the plan"
+
+
+def test_a_failed_first_manifest_apply_writes_no_manifest(run_cli: RunCli, tmp_path: Path) -> None:
+    """The manifest goes last: when a write fails it is not there to name missing files."""
+    write(tmp_path / "src/img/p.png", b"image")
+    write(tmp_path / "src/site.css", ".a{background:url(img/p.png)}")
+    long_name = "L" * 248 + ".css"  # fits; its hashed name (+13 characters) does not
+    write(tmp_path / "src" / long_name, "x")
+    spec = make_spec(tmp_path, "sources: [src]\nstorage: {kind: manifest}\n")
+    result = run_cli("-f", spec, "apply")
+    assert result.exit_code == 1
+    assert "File name too long" in result.stderr
+    assert f"{long_name[:-4]}." in result.stderr  # the hashed name that failed
+    assert "staticfiles.json" not in tree(tmp_path / "out")
+    (tmp_path / "src" / long_name).unlink()
+    assert run_cli("-f", spec, "apply").exit_code == 0
+    assert '"actions": []' in run_cli("-f", spec, "plan", "--json").stdout
+
+
+def test_a_failed_manifest_apply_keeps_the_old_manifest_and_everything_it_names(
+    run_cli: RunCli, tmp_path: Path, tiny_fs: Path
+) -> None:
+    """Stale files go after the manifest: when a write fails (here the disk fills up),
+    the old manifest and every file it names are still there."""
+    write(tmp_path / "src/img/p.png", b"old image")
+    write(tmp_path / "src/site.css", ".a{background:url(img/p.png)}")
+    spec = tmp_path / "staticbuild.yaml"
+    spec.write_text(
+        f"version: 1\ndestination: {tiny_fs / 'out'}\nsources: [src]\nstorage: {{kind: manifest}}\n"
+    )
+    assert run_cli("-f", spec, "apply").exit_code == 0
+    before = tree(tiny_fs / "out")
+    write(tmp_path / "src/img/p.png", b"new image")
+    write(tmp_path / "src/big.bin", os.urandom(300_000))
+    result = run_cli("-f", spec, "apply")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: no space left on the device")
+    after = tree(tiny_fs / "out")
+    assert after["staticfiles.json"] == before["staticfiles.json"]
+    unwritten = {k: v for k, v in before.items() if k != "img/p.png"}  # may be new already
+    assert {k: after.get(k) for k in unwritten} == unwritten
+    (tmp_path / "src/big.bin").unlink()
+    assert run_cli("-f", spec, "apply").exit_code == 0
+    assert '"actions": []' in run_cli("-f", spec, "plan", "--json").stdout
