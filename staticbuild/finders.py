@@ -111,6 +111,11 @@ def _walk(
         name = entry.name
         if match is not None and match(name) is not None:
             continue
+        if not name.isascii() and not _is_utf8(name):
+            path = os.path.join(folder, name)
+            shown = path.encode(errors="surrogateescape").decode(errors="backslashreplace")
+            listing.warnings.append(f"skipping '{shown}': its name is not valid UTF-8; rename it")
+            continue
         try:
             st = entry.stat()
         except OSError:
@@ -151,9 +156,21 @@ _BY_FD = os.scandir in os.supports_fd and os.open in os.supports_dir_fd
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
+def _is_utf8(name: str) -> bool:
+    """Whether a name listed from the disk is text: bytes that are not UTF-8 come back as
+    lone surrogates, which no manifest, plan or URL can carry."""
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def stat_file(root: Root, rel: str, ignore: IgnoreMatcher) -> FileInfo | None:
     """The one file ``rel`` of ``root`` if the walk would collect it, without walking."""
     if not is_safe_relpath(rel) or ignore.ignores_file(rel):
+        return None
+    if not rel.isascii() and not _is_utf8(rel):
         return None
     path = os.path.join(root.path, rel)
     try:

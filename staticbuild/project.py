@@ -187,6 +187,13 @@ def load_project(
     overrides = overrides or Overrides()
     spec_file = find_spec_file(spec_path)
     try:
+        str(spec_file).encode()
+    except UnicodeEncodeError:  # bytes that are not UTF-8, listed as lone surrogates
+        shown = str(spec_file).encode(errors="surrogateescape").decode(errors="backslashreplace")
+        raise SpecError(
+            [f"{shown}: the spec's path is not valid UTF-8; rename the folder that holds it"]
+        ) from None
+    try:
         raw = spec_file.read_bytes()
     except OSError:
         raw = None  # load_spec names the problem

@@ -252,6 +252,41 @@ def test_a_folder_holding_foreign_files_where_a_file_goes(run_cli: RunCli, proje
     assert actions(run_cli, project, "--clear") == []
 
 
+def test_a_name_that_is_not_utf8_is_skipped_with_a_warning(run_cli: RunCli, tmp_path: Path) -> None:
+    """Such a name cannot go in a plan, a manifest or a URL: skipped like an unsafe symlink."""
+    write(tmp_path / "src/good.css", "good")
+    os.makedirs(os.fsencode(tmp_path / "src") + b"/bad\xffdir")
+    for name in (b"/bad\xff.css", b"/bad\xffdir/inside.css"):
+        with open(os.fsencode(tmp_path / "src") + name, "w") as f:
+            f.write("x")
+    spec = make_spec(tmp_path, "sources: [src]\nstorage: {kind: manifest}\n")
+    result = run_cli("-f", spec, "apply")
+    assert result.exit_code == 0, result.output
+    assert "bad\\xff.css': its name is not valid UTF-8" in result.stderr
+    assert "bad\\xffdir': its name is not valid UTF-8" in result.stderr
+    assert sorted(tree(tmp_path / "out")) == [
+        "good.755f85c2723b.css",
+        "good.css",
+        "staticfiles.json",
+    ]
+    assert actions(run_cli, spec) == []
+
+
+def test_a_spec_in_a_folder_whose_name_is_not_utf8_is_a_clear_error(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    folder = os.fsencode(tmp_path) + b"/proj\xff"
+    os.makedirs(folder + b"/src")
+    with open(folder + b"/staticbuild.yaml", "w") as f:
+        f.write("version: 1\ndestination: out\nsources: [src]\n")
+    result = run_cli("-f", os.fsdecode(folder + b"/staticbuild.yaml"), "plan")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: {tmp_path}/proj\\xff/staticbuild.yaml: the spec's path is not valid UTF-8; "
+        "rename the folder that holds it"
+    ]
+
+
 def test_symlink_loop_is_a_clear_error(run_cli: RunCli, project: Path) -> None:
     os.symlink(project.parent / "a", project.parent / "a/css/loop")
     result = run_cli("-f", project, "plan")
