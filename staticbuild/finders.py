@@ -70,6 +70,10 @@ def walk_root(root: Root, ignore: IgnoreMatcher, under: str = "") -> Listing:
     if not os.path.isdir(top):
         return listing
     real_root = os.path.realpath(root.path)
+    escape = _escaping_link(root.path, under, real_root)
+    if escape is not None:  # the full walk would have skipped it on the way down
+        listing.warnings.append(_outside_warning(escape, real_root))
+        return listing
     try:
         top_stat = os.stat(top)
     except OSError as exc:
@@ -124,8 +128,8 @@ def _walk(
             continue
         if entry.is_symlink():
             path = os.path.join(folder, name)
-            if not _inside(os.path.realpath(path), real_root):
-                listing.warnings.append(f"skipping {path!r}: symlink leads outside {real_root!r}")
+            if _leads_outside(path, real_root):
+                listing.warnings.append(_outside_warning(path, real_root))
                 continue
         mode = st.st_mode
         if isreg(mode):
@@ -166,8 +170,11 @@ def _is_utf8(name: str) -> bool:
     return True
 
 
-def stat_file(root: Root, rel: str, ignore: IgnoreMatcher) -> FileInfo | None:
-    """The one file ``rel`` of ``root`` if the walk would collect it, without walking."""
+def stat_file(
+    root: Root, rel: str, ignore: IgnoreMatcher, warnings: list[str] | None = None
+) -> FileInfo | None:
+    """The one file ``rel`` of ``root`` if the walk would collect it, without walking;
+    ``warnings`` gets the walk's warning when a symlink on the way leads outside."""
     if not is_safe_relpath(rel) or ignore.ignores_file(rel):
         return None
     if not rel.isascii() and not _is_utf8(rel):
@@ -180,9 +187,34 @@ def stat_file(root: Root, rel: str, ignore: IgnoreMatcher) -> FileInfo | None:
     if not stat.S_ISREG(st.st_mode):
         return None
     real_root = os.path.realpath(root.path)
-    if not _inside(os.path.realpath(path), real_root):
+    escape = _escaping_link(root.path, rel, real_root)
+    if escape is not None:
+        if warnings is not None:
+            warnings.append(_outside_warning(escape, real_root))
         return None
     return FileInfo(st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _leads_outside(path: str, real_root: str) -> bool:
+    """Whether the symlink at ``path`` resolves outside the root: the one containment rule,
+    applied to every symlink the walk meets and every one on a path looked up alone."""
+    return not _inside(os.path.realpath(path), real_root)
+
+
+def _escaping_link(root_path: str, rel: str, real_root: str) -> str | None:
+    """The first symlink from the root down to ``rel`` (itself included) that leads
+    outside the root, or None: a path found without the walk must pass every symlink the
+    walk would have checked on its way down (watch looks up changed paths alone)."""
+    path = root_path
+    for part in rel.split("/") if rel else ():
+        path = os.path.join(path, part)
+        if os.path.islink(path) and _leads_outside(path, real_root):
+            return path
+    return None
+
+
+def _outside_warning(path: str, real_root: str) -> str:
+    return f"skipping {path!r}: symlink leads outside {real_root!r}"
 
 
 #: Characters that separate path parts on this system besides "/" ("\\" on Windows only: on

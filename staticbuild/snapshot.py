@@ -52,6 +52,7 @@ class Snapshot:
         self.roots = tuple(roots)
         self.matcher = matcher
         self.listings = [walk_root(root, matcher) for root in self.roots]
+        #: the warnings of the latest walk or refresh (a refresh reports only its own)
         self.warnings = [w for listing in self.listings for w in listing.warnings]
         #: destination path -> the root file that provides it (first root wins)
         self.winners = Winners(self.listings, self.roots)
@@ -61,6 +62,7 @@ class Snapshot:
     def refresh(self, changed: Iterable[Path]) -> set[str]:
         """Update for changed absolute paths; return the destination paths affected."""
         affected: set[str] = set()
+        self.warnings = []
         for path in changed:
             full = os.path.abspath(path)
             for index, root in enumerate(self.roots):
@@ -77,7 +79,7 @@ class Snapshot:
         full = os.path.join(root.path, rel) if rel else root.path
         if rel in files or (rel and not os.path.isdir(full) and not _has_children(files, rel)):
             files.pop(rel, None)
-            info = stat_file(root, rel, self.matcher)
+            info = stat_file(root, rel, self.matcher, self.warnings)
             if info is not None:
                 files[rel] = info
             return {rel}

@@ -68,6 +68,8 @@ class ApplyResultLike(Protocol):
 class BuilderLike(Protocol):
     """``staticbuild.api.Builder``: full and incremental plans, and apply."""
 
+    @property
+    def warnings(self) -> Sequence[str]: ...
     def plan(self, changed: frozenset[Path] | None = None) -> Any: ...
     def apply(self, plan: Any) -> ApplyResultLike: ...
 
@@ -159,12 +161,26 @@ class _Session:
         self.err_echo = err_echo
         self.retry: frozenset[Path] = frozenset()
         self.needs_full = True
+        self._shown: set[str] = set()
+
+    def _warn(self, warnings: Sequence[str]) -> None:
+        """Print the last plan's warnings, as plan and apply do; one that every
+        incremental plan repeats (a missing reference) is printed again only after a
+        plan without it."""
+        if self.verbosity >= 1:
+            for warning in warnings:
+                if warning not in self._shown:
+                    self.err_echo(f"Warning: {warning}")
+        self._shown = set(warnings)
 
     def full_apply(self) -> bool:
         """Build a fresh builder, plan everything and apply; print the summary line."""
+        self._shown = set()
         try:
             self.builder = self.builder_factory(self.project)
-            result = self.builder.apply(self.builder.plan())
+            plan = self.builder.plan()
+            self._warn(self.builder.warnings)
+            result = self.builder.apply(plan)
         except StaticbuildError as exc:
             self.err_echo(f"Error: {exc}\nStill watching; the last good output is kept.")
             self.needs_full = True
@@ -183,6 +199,7 @@ class _Session:
         started = time.perf_counter()
         try:
             plan = self.builder.plan(changed=paths)
+            self._warn(self.builder.warnings)
             result = self.builder.apply(plan)
         except StaticbuildError as exc:
             self.retry = paths

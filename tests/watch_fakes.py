@@ -75,6 +75,7 @@ class FakeBuilder:
 
     project: FakeProject
     plans: list[frozenset[Path] | None] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _winner(self, rel: str) -> Path | None:
