@@ -61,6 +61,9 @@ class Listing:
 
     files: dict[str, FileInfo] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: every symlink inside the root that the walk followed: root-relative path → the
+    #: real path it leads to (a change there is also a change at the link's paths)
+    links: dict[str, str] = field(default_factory=dict)
 
 
 def walk_root(root: Root, ignore: IgnoreMatcher, under: str = "") -> Listing:
@@ -125,12 +128,16 @@ def _walk(
         except OSError:
             path = os.path.join(folder, name)
             listing.warnings.append(f"skipping {path!r}: broken symlink or unreadable entry")
+            if entry.is_symlink() and (target := link_target(path, real_root)) is not None:
+                listing.links[head + name] = target  # what it leads to may appear later
             continue
         if entry.is_symlink():
             path = os.path.join(folder, name)
-            if _leads_outside(path, real_root):
+            target = link_target(path, real_root)
+            if target is None:
                 listing.warnings.append(_outside_warning(path, real_root))
                 continue
+            listing.links[head + name] = target
         mode = st.st_mode
         if isreg(mode):
             child_rel = head + name
@@ -195,10 +202,12 @@ def stat_file(
     return FileInfo(st.st_size, st.st_mtime_ns, st.st_ino)
 
 
-def _leads_outside(path: str, real_root: str) -> bool:
-    """Whether the symlink at ``path`` resolves outside the root: the one containment rule,
-    applied to every symlink the walk meets and every one on a path looked up alone."""
-    return not _inside(os.path.realpath(path), real_root)
+def link_target(path: str, real_root: str) -> str | None:
+    """The real path the symlink at ``path`` leads to, or None if that is outside the
+    root: the one containment rule, applied to every symlink the walk meets and to every
+    one on a path looked up alone."""
+    target = os.path.realpath(path)
+    return target if is_inside(target, real_root) else None
 
 
 def _escaping_link(root_path: str, rel: str, real_root: str) -> str | None:
@@ -208,7 +217,7 @@ def _escaping_link(root_path: str, rel: str, real_root: str) -> str | None:
     path = root_path
     for part in rel.split("/") if rel else ():
         path = os.path.join(path, part)
-        if os.path.islink(path) and _leads_outside(path, real_root):
+        if os.path.islink(path) and link_target(path, real_root) is None:
             return path
     return None
 
@@ -231,7 +240,7 @@ def is_safe_relpath(rel: str) -> bool:
     return all(part not in ("", ".", "..") for part in rel.split("/"))
 
 
-def _inside(path: str, real_root: str) -> bool:
+def is_inside(path: str, real_root: str) -> bool:
     return path == real_root or path.startswith(real_root.rstrip(os.sep) + os.sep)
 
 

@@ -18,6 +18,8 @@ from staticbuild.finders import (
     Listing,
     Winners,
     dest_path,
+    is_inside,
+    link_target,
     stat_file,
     walk_root,
 )
@@ -63,20 +65,48 @@ class Snapshot:
         """Update for changed absolute paths; return the destination paths affected."""
         affected: set[str] = set()
         self.warnings = []
-        for path in changed:
-            full = os.path.abspath(path)
+        for full in self._with_aliases(changed):
             for index, root in enumerate(self.roots):
-                if full != root.path and not full.startswith(root.path.rstrip(os.sep) + os.sep):
+                if not is_inside(full, root.path):
                     continue
                 rel = os.path.relpath(full, root.path).replace(os.sep, "/")
                 for touched in self._refresh_one(index, "" if rel == "." else rel):
                     affected.add(dest_path(root, touched))
         return affected
 
+    def _with_aliases(self, changed: Iterable[Path]) -> list[str]:
+        """The changed paths, and each path that reaches one of them through a symlink
+        inside a root (``alias -> real``: a change to ``real/r.js`` changes ``alias/r.js``
+        too, and inotify reports only the real one). Every link the walk passed is known
+        at its own path, so links through links are found as well."""
+        paths = [os.path.abspath(path) for path in changed]
+        links = [
+            (root.path, rel, target)
+            for root, listing in zip(self.roots, self.listings, strict=True)
+            for rel, target in listing.links.items()
+        ]
+        if not links:
+            return paths
+        aliases = []
+        for full in paths:
+            real = os.path.realpath(full)
+            for root_path, rel, target in links:
+                if is_inside(real, target):
+                    below = os.path.relpath(real, target)
+                    aliases.append(os.path.normpath(os.path.join(root_path, rel, below)))
+        return paths + aliases
+
     def _refresh_one(self, index: int, rel: str) -> set[str]:
         root = self.roots[index]
-        files = self.listings[index].files
+        listing = self.listings[index]
+        files, links = listing.files, listing.links
         full = os.path.join(root.path, rel) if rel else root.path
+        for key in [k for k in links if not rel or k == rel or k.startswith(rel + "/")]:
+            del links[key]
+        if rel and os.path.islink(full):  # kept even while dangling: its target may appear
+            target = link_target(full, os.path.realpath(root.path))
+            if target is not None:
+                links[rel] = target
         if rel in files or (rel and not os.path.isdir(full) and not _has_children(files, rel)):
             files.pop(rel, None)
             info = stat_file(root, rel, self.matcher, self.warnings)
@@ -89,6 +119,7 @@ class Snapshot:
             del files[key]
         fresh = walk_root(root, self.matcher, rel) if os.path.isdir(full) else Listing()
         files.update(fresh.files)
+        links.update(fresh.links)
         self.warnings.extend(fresh.warnings)
         return touched | set(fresh.files)
 

@@ -5,6 +5,7 @@ what a fresh ``apply`` of the same spec produces in an empty folder.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import msgspec
@@ -49,3 +50,34 @@ def test_a_symlink_out_of_the_root_is_skipped_as_apply_skips_it(tmp_path: Path) 
     reapply(builder, file, folder / "e.js")  # a path below the link, looked up alone
     assert any(str(file) in w for w in builder.warnings)
     assert tree(site / "out") == {"a.js": b"a"} == fresh_apply(project, tmp_path / "fresh")
+
+
+def test_a_change_reaches_every_path_that_links_to_it(tmp_path: Path) -> None:
+    assets = tmp_path / "site/assets"
+    write(assets / "real/r.js", "1")
+    write(assets / "other/o.js", "1")
+    (assets / "alias").symlink_to("real", target_is_directory=True)
+    (assets / "real/inner").symlink_to("../other", target_is_directory=True)
+    (assets / "r-link.js").symlink_to("real/r.js")
+    project, builder = watching(make_spec(tmp_path / "site", "sources: [assets]\n"))
+    out = tmp_path / "site/out"
+
+    def same_as_apply(step: str) -> None:
+        assert tree(out) == fresh_apply(project, tmp_path / step), step
+
+    write(assets / "real/r.js", "2")  # inotify reports only the real path
+    write(assets / "other/o.js", "2")
+    reapply(builder, assets / "real/r.js", assets / "other/o.js")
+    assert tree(out)["alias/r.js"] == tree(out)["r-link.js"] == b"2"
+    assert tree(out)["alias/inner/o.js"] == b"2"  # through two links
+    same_as_apply("edited")
+    write(assets / "real/new/n.js", "n")
+    reapply(builder, assets / "real/new")
+    same_as_apply("created")
+    shutil.rmtree(assets / "real")
+    reapply(builder, assets / "real/r.js", assets / "real/new", assets / "real")
+    same_as_apply("deleted")
+    write(assets / "real/back.js", "b")  # the dangling links lead somewhere again
+    reapply(builder, assets / "real")
+    assert tree(out)["alias/back.js"] == b"b"
+    same_as_apply("recreated")
