@@ -57,6 +57,8 @@ class ProjectLike(Protocol):
     def watch_roots(self) -> tuple[Path, ...]: ...
     @property
     def link_roots(self) -> tuple[Path, ...]: ...
+    @property
+    def ignore_patterns(self) -> tuple[str, ...]: ...
 
 
 class ApplyResultLike(Protocol):
@@ -299,6 +301,7 @@ def run_watch(
                 watch_roots=project.watch_roots,
                 spec_path=Path(os.fspath(project.spec_path)),
                 ignore_roots=_ignore_roots(project),
+                ignore_patterns=project.ignore_patterns,
                 debounce=debounce,
             )
             # Printed only now: once this line is out, every later write is seen.
@@ -358,6 +361,7 @@ def _handle(
             watch_roots=project.watch_roots,
             spec_path=spec_path,
             ignore_roots=_ignore_roots(project),
+            ignore_patterns=project.ignore_patterns,
         )
         destination = local_destination(project)
         if server is not None and isinstance(server.app, StaticFilesApp) and destination:

@@ -8,24 +8,32 @@ after ``debounce`` seconds without events, or ``max_wait`` after its first event
 file written continuously still gets applied. A close-after-write or a rename is how a
 save ends (inotify's IN_CLOSE_WRITE / IN_MOVED_TO), so when the last event is one of
 those the batch waits only ``settle``: that is most of the write-to-served latency.
+
+What apply would never collect (a name the spec's ignore patterns match, as ``.*`` matches
+vim's ``.base.css.swp``) is no change at all. Editor temp names that apply does collect
+(``4913``, ``worker.tmp``) are changes like any other, or watch's output would differ
+from apply's; only their close does not end a save, so the rename that follows still
+falls in the same batch, and one that has vanished by then is not collected.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Protocol
 
+from staticbuild.finders import IgnoreMatcher
+
 DEBOUNCE = 0.03
 SETTLE = 0.005
 MAX_WAIT = 0.5
 
-#: Names editors and tools write beside a file while saving it. They are never a
-#: change worth a re-apply; the final rename onto the real name still is.
+#: Names editors and tools write beside a file while saving it: writing one does not end
+#: a save (the final rename onto the real name does).
 EDITOR_TEMP_PATTERNS: tuple[str, ...] = (
     "*~",  # emacs/vim/gedit backups
     ".#*",  # emacs lock files
@@ -93,6 +101,7 @@ class ChangeBatcher:
         watch_roots: Iterable[Path],
         spec_path: Path,
         ignore_roots: Iterable[Path] = (),
+        ignore_patterns: Sequence[str] = (),
         debounce: float = DEBOUNCE,
         settle: float = SETTLE,
         max_wait: float = MAX_WAIT,
@@ -103,7 +112,12 @@ class ChangeBatcher:
         self._quiet = debounce
         self.max_wait = max_wait
         self._clock = clock
-        self.set_roots(watch_roots=watch_roots, spec_path=spec_path, ignore_roots=ignore_roots)
+        self.set_roots(
+            watch_roots=watch_roots,
+            spec_path=spec_path,
+            ignore_roots=ignore_roots,
+            ignore_patterns=ignore_patterns,
+        )
         self._paths: set[Path] = set()
         self._spec_changed = False
         self._events = 0
@@ -111,7 +125,12 @@ class ChangeBatcher:
         self._last = 0.0
 
     def set_roots(
-        self, *, watch_roots: Iterable[Path], spec_path: Path, ignore_roots: Iterable[Path] = ()
+        self,
+        *,
+        watch_roots: Iterable[Path],
+        spec_path: Path,
+        ignore_roots: Iterable[Path] = (),
+        ignore_patterns: Sequence[str] = (),
     ) -> None:
         """Re-target after a spec reload; what is pending stays pending."""
         self.watch_roots = tuple(_absolute(p) for p in watch_roots)
@@ -119,6 +138,7 @@ class ChangeBatcher:
         # The destination and the state folder are written by apply itself: seeing them
         # would make every apply trigger the next one.
         self.ignore_roots = tuple(_absolute(p) for p in ignore_roots)
+        self._matcher = IgnoreMatcher(ignore_patterns)
 
     def classify(self, path: Path) -> str | None:
         """``"spec"``, ``"source"`` or ``None`` (ignored) for one absolute path."""
@@ -126,11 +146,18 @@ class ChangeBatcher:
             return "spec"
         if any(_inside(path, root) for root in self.ignore_roots):
             return None
-        if is_editor_temp(path.name):
-            return None
-        if not any(_inside(path, root) for root in self.watch_roots):
+        roots = [root for root in self.watch_roots if _inside(path, root)]
+        if not roots:
             return None  # e.g. a sibling of the spec, seen by the spec folder's watch
+        if all(self._never_collected(path, root) for root in roots):
+            return None
         return "source"
+
+    def _never_collected(self, path: Path, root: Path) -> bool:
+        """A part of the path has a name the ignore patterns match: the walk skips such a
+        file or prunes such a folder (a path pattern is not used: it may name a folder
+        whose files are collected)."""
+        return any(self._matcher.matches(part) for part in path.relative_to(root).parts)
 
     def add(self, event: FileEvent) -> bool:
         """Fold one event in; a move counts as its old and its new path. True if kept."""
@@ -141,11 +168,14 @@ class ChangeBatcher:
         raw = [event.src_path]
         if event.event_type == "moved":
             raw.append(event.dest_path)
-        kept = False
+        kept = ends_save = False
         for value in raw:
             if value:
-                kept = self.add_path(Path(os.fsdecode(value))) or kept
-        if kept and event.event_type in _FINAL and not event.is_directory:
+                path = Path(os.fsdecode(value))
+                if self.add_path(path):
+                    kept = True
+                    ends_save = not is_editor_temp(path.name)  # a move: its new name
+        if ends_save and event.event_type in _FINAL and not event.is_directory:
             self._quiet = self.settle
         return kept
 

@@ -20,6 +20,8 @@ from watchdog.events import (
     FileOpenedEvent,
 )
 
+from staticbuild.finders import IgnoreMatcher
+from staticbuild.project import DEFAULT_IGNORE_PATTERNS
 from staticbuild.watch_batch import ChangeBatcher, ChangeSet, is_editor_temp
 
 ROOT = Path("/project")
@@ -52,6 +54,7 @@ def batcher(clock: Clock) -> ChangeBatcher:
         watch_roots=[ASSETS, APP],
         spec_path=SPEC,
         ignore_roots=[DEST, STATE],
+        ignore_patterns=DEFAULT_IGNORE_PATTERNS,
         debounce=0.05,
         max_wait=0.5,
         clock=clock,
@@ -131,9 +134,26 @@ def test_ignored_events_start_no_batch(batcher: ChangeBatcher, event: object) ->
         ".DS_Store",
     ],
 )
-def test_editor_temp_files_are_ignored(batcher: ChangeBatcher, name: str) -> None:
+def test_editor_temp_names_are_recognised(name: str) -> None:
     assert is_editor_temp(name)
-    assert batcher.add(FileCreatedEvent(str(ASSETS / "css" / name))) is False
+
+
+@pytest.mark.parametrize(
+    "name", ["base.css~", ".#base.css", ".base.css.swp", ".DS_Store", "CVS", "CVS/Entries"]
+)
+def test_what_apply_never_collects_starts_no_batch(batcher: ChangeBatcher, name: str) -> None:
+    assert batcher.add(FileClosedEvent(str(ASSETS / "css" / name))) is False
+    assert not batcher.pending()
+
+
+@pytest.mark.parametrize("name", ["worker.tmp", "4913", "#base.css#", "base.css.swp", "a.temp"])
+def test_temp_names_apply_collects_are_changes(
+    batcher: ChangeBatcher, clock: Clock, name: str
+) -> None:
+    """apply collects them, so watch must too; their close does not end a save."""
+    assert batcher.add(FileClosedEvent(str(ASSETS / name))) is True
+    assert batcher.time_until_ready() == pytest.approx(0.05)
+    assert settle(batcher, clock).paths == {ASSETS / name}
 
 
 @pytest.mark.parametrize("name", ["base.css", "4913.css", "swp.js", "tmp", "café menu.txt"])
@@ -142,12 +162,15 @@ def test_real_names_are_kept(name: str) -> None:
 
 
 def test_temp_file_then_rename_sees_the_target(batcher: ChangeBatcher, clock: Clock) -> None:
-    """vim/JetBrains/gedit save: write NAME.tmp (ignored), rename it onto NAME (kept)."""
+    """vim/JetBrains/gedit save: write NAME.tmp, rename it onto NAME; one batch, and the
+    temp name in it is looked up again (gone by then: nothing to collect)."""
     tmp, final = str(ASSETS / "css/base.css.tmp"), str(ASSETS / "css/base.css")
     batcher.add(FileCreatedEvent(tmp))
-    batcher.add(FileModifiedEvent(tmp))
+    batcher.add(FileClosedEvent(tmp))
+    assert batcher.time_until_ready() == pytest.approx(0.05)  # not the end of the save
     batcher.add(FileMovedEvent(tmp, final))
-    assert settle(batcher, clock).paths == {ASSETS / "css/base.css"}
+    assert batcher.time_until_ready() == pytest.approx(0.005)  # this is
+    assert settle(batcher, clock).paths == {ASSETS / "css/base.css.tmp", ASSETS / "css/base.css"}
 
 
 def test_move_gives_old_and_new_paths(batcher: ChangeBatcher, clock: Clock) -> None:
@@ -223,14 +246,19 @@ def test_flush_returns_pending_batch_at_once(batcher: ChangeBatcher) -> None:
 def test_batches_hold_only_paths_inside_watch_roots(names: list[str]) -> None:
     clock = Clock()
     batcher = ChangeBatcher(
-        watch_roots=[ASSETS], spec_path=SPEC, ignore_roots=[ASSETS / "b"], clock=clock
+        watch_roots=[ASSETS],
+        spec_path=SPEC,
+        ignore_roots=[ASSETS / "b"],
+        ignore_patterns=DEFAULT_IGNORE_PATTERNS,
+        clock=clock,
     )
     for name in names:
         batcher.add(FileModifiedEvent(str(ASSETS) + "/" + name))
     batch = batcher.flush()
+    ignored = IgnoreMatcher(DEFAULT_IGNORE_PATTERNS)
     for path in batch.paths if batch else ():
         assert path.is_relative_to(ASSETS) and not path.is_relative_to(ASSETS / "b")
-        assert not is_editor_temp(path.name)
+        assert not any(ignored.matches(part) for part in path.relative_to(ASSETS).parts)
 
 
 @pytest.mark.parametrize(
@@ -242,6 +270,7 @@ def test_batches_hold_only_paths_inside_watch_roots(names: list[str]) -> None:
         ([FileClosedEvent(str(ASSETS / "a.css")), FileModifiedEvent(str(ASSETS / "b.css"))], 0.05),
         ([DirMovedEvent(str(ASSETS / "old"), str(ASSETS / "new"))], 0.05),
         ([FileClosedEvent(str(ASSETS / "a.css~"))], None),  # ignored: no batch at all
+        ([FileClosedEvent(str(ASSETS / "a.css.tmp"))], 0.05),  # a temp: the save goes on
     ],
 )
 def test_a_finished_save_settles_quickly(

@@ -146,17 +146,31 @@ def test_create_delete_and_move(spec: Path) -> None:
 
 
 def test_editor_save_by_temp_file_and_rename(spec: Path) -> None:
+    write_spec(spec, debug=True, ignore=[".*", "*~"])
     css, dest = spec.parent / "assets/css", spec.parent / "build/static/css"
     with Daemon(spec) as daemon:
         write(css / "base.css~", "backup")
+        write(css / ".base.css.swp", "swap")
         write(css / "4913", "")
         (css / "4913").unlink()
         write(css / "base.css.tmp", "saved")
         os.replace(css / "base.css.tmp", css / "base.css")
         wait_until(lambda: (dest / "base.css").read_text() == "saved")
         seen = set().union(*(plan or set() for plan in daemon.plans))
-        assert {p.name for p in seen} <= {"base.css"}
-        assert not (dest / "base.css~").exists() and not (dest / "base.css.tmp").exists()
+        assert {p.name for p in seen} <= {"base.css", "base.css.tmp", "4913"}
+        assert sorted(p.name for p in dest.iterdir()) == ["base.css"]
+
+
+def test_a_temp_named_file_that_stays_is_collected_as_apply_would(spec: Path) -> None:
+    assets, dest = spec.parent / "assets", spec.parent / "build/static"
+    with Daemon(spec):
+        write(assets / "worker.tmp", "w")
+        write(assets / "js/4913", "")
+        (assets / "js/4913").unlink()
+        wait_until(lambda: (dest / "worker.tmp").exists())
+        (assets / "worker.tmp").unlink()
+        wait_until(lambda: not (dest / "worker.tmp").exists())
+        assert not (dest / "js/4913").exists()
 
 
 def test_own_writes_never_trigger_a_reapply(spec: Path) -> None:

@@ -3,7 +3,8 @@
 It implements what ``staticbuild.watch.run_watch`` needs (see ``staticbuild/api.py``):
 ``plan()`` / ``plan(changed=...)`` / ``apply(plan)`` with ``changed_paths`` and
 ``summary()``. The spec is JSON so that the fake needs no YAML: ``{"destination": ...,
-"sources": [...], "url": ..., "debug": ...}``. A source file containing ``FAIL`` makes
+"sources": [...], "url": ..., "debug": ..., "ignore": [...]}`` (the batcher reads the
+patterns; the fake copies every file). A source file containing ``FAIL`` makes
 the apply raise ApplyError, which is how the tests make a re-apply fail.
 """
 
@@ -28,6 +29,7 @@ class FakeProject:
     state_dir: Path
     watch_roots: tuple[Path, ...]
     link_roots: tuple[Path, ...]
+    ignore_patterns: tuple[str, ...] = ()
 
 
 def load_fake_project(spec_path: Path) -> FakeProject:
@@ -44,6 +46,7 @@ def load_fake_project(spec_path: Path) -> FakeProject:
             state_dir=base / ".staticbuild",
             watch_roots=roots,
             link_roots=roots,
+            ignore_patterns=tuple(data.get("ignore", ())),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SpecError([f"{spec_path}: {exc}"]) from exc
