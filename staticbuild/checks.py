@@ -14,6 +14,7 @@ SB-E022    s3 settings with a destination that is not s3://
 SB-E023    an s3 endpoint_url or region that cannot be one (checked in spec.py)
 SB-W001    an app has no static/ folder (nothing to collect from it)
 SB-W002    a folder is listed twice
+SB-W010    (watch) a source folder does not exist yet: it is watched for
 =========  =========================================================
 """
 
@@ -38,8 +39,13 @@ class Resolved:
     warnings: tuple[str, ...] = ()
 
 
-def check_spec(loaded: LoadedSpec) -> Resolved:
-    """Resolve every folder of the spec and report what is wrong with them, all at once."""
+def check_spec(loaded: LoadedSpec, *, missing_sources_ok: bool = False) -> Resolved:
+    """Resolve every folder of the spec and report what is wrong with them, all at once.
+
+    ``missing_sources_ok`` (watch): a source folder that does not exist is a warning, as
+    Django's staticfiles.W004 is, since a build may create it while watch runs; a plan or
+    apply of a folder that is not there is more likely a mistake, and stays an error.
+    """
     spec = loaded.spec
     base = loaded.path.parent
     errors: list[str] = []
@@ -54,7 +60,15 @@ def check_spec(loaded: LoadedSpec) -> Resolved:
     for i, source in enumerate(spec.source_entries()):
         key: tuple[str | int, ...] = ("sources", i)
         folder = Path(os.path.normpath(base / source.path))
-        if not folder.is_dir():
+        if not folder.is_dir() and missing_sources_ok:
+            warnings.append(
+                loaded.problem(
+                    key,
+                    "SB-W010",
+                    f"source folder {str(folder)!r} does not exist yet; collected once it does",
+                )
+            )
+        elif not folder.is_dir():
             errors.append(
                 loaded.problem(
                     key,

@@ -291,12 +291,14 @@ def which(ctx: click.Context, paths: tuple[str, ...], first: bool) -> None:
 @click.pass_context
 def watch(ctx: click.Context, serve: bool, insecure: bool, addr: str) -> None:
     """Apply, then re-apply on every change (and serve, with --serve)."""
-    from staticbuild.api import Builder, load_project
+    from staticbuild.api import Builder, Overrides, load_project
     from staticbuild.watch import run_watch
 
     spec_file = ctx.obj["spec_file"]
+    # A source that a build creates later (vendor/dist) is watched for, not refused.
+    overrides = Overrides(missing_sources_ok=True)
     code = run_watch(
-        functools.partial(load_project, spec_file),
+        functools.partial(load_project, spec_file, overrides),
         functools.partial(Builder, incremental=True),
         serve=serve,
         insecure=insecure,

@@ -48,6 +48,8 @@ class Overrides(msgspec.Struct, frozen=True):
     ignore: tuple[str, ...] = ()
     default_ignore: bool | None = None
     post_process: bool | None = None
+    #: watch: a source folder that does not exist yet is a warning, not an error
+    missing_sources_ok: bool = False
 
 
 class BucketSettings(msgspec.Struct, frozen=True):
@@ -228,7 +230,7 @@ def _load_fresh(spec_file: Path, overrides: Overrides) -> Project:
     from staticbuild.spec import load_spec
 
     loaded = load_spec(spec_file)
-    resolved = check_spec(loaded)
+    resolved = check_spec(loaded, missing_sources_ok=overrides.missing_sources_ok)
     if resolved.errors:
         raise SpecError(resolved.errors)
     spec = loaded.spec

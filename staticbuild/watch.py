@@ -59,6 +59,8 @@ class ProjectLike(Protocol):
     def link_roots(self) -> tuple[Path, ...]: ...
     @property
     def ignore_patterns(self) -> tuple[str, ...]: ...
+    @property
+    def warnings(self) -> tuple[str, ...]: ...
 
 
 class ApplyResultLike(Protocol):
@@ -181,7 +183,7 @@ class _Session:
         try:
             self.builder = self.builder_factory(self.project)
             plan = self.builder.plan()
-            self._warn(self.builder.warnings)
+            self._warn([*self.project.warnings, *self.builder.warnings])
             result = self.builder.apply(plan)
         except StaticbuildError as exc:
             self.err_echo(f"Error: {exc}\nStill watching; the last good output is kept.")

@@ -263,6 +263,37 @@ def test_a_root_that_appears_later_is_watched(spec: Path) -> None:
         wait_until(lambda: (dest / "x/y.js").read_text() == "later")
 
 
+def test_the_cli_waits_for_a_source_a_build_creates_later(tmp_path: Path) -> None:
+    """SB-E010 for plan and apply; for watch a warning (Django's W004), and once the
+    folder appears, its files are collected as a fresh apply would collect them."""
+    write(tmp_path / "assets/a.js", "a")
+    spec = tmp_path / "staticbuild.yaml"
+    spec.write_text(
+        "version: 1\ndestination: out\nsources:\n  - assets\n"
+        "  - {path: vendor/dist, prefix: vendor}\n"
+    )
+    cli = [sys.executable, "-m", "staticbuild", "-f", str(spec)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    plan = subprocess.run([*cli, "plan"], capture_output=True, text=True, env=env, check=False)
+    assert plan.returncode == 1 and "SB-E010" in plan.stderr
+    proc = subprocess.Popen(
+        [*cli, "watch"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        assert "Watching for changes" in proc.stdout.readline() + proc.stdout.readline()
+        write(tmp_path / "vendor/dist/lib/v.js", "v")
+        wait_until(lambda: (tmp_path / "out/vendor/lib/v.js").exists())
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill() if proc.poll() is None else None
+    assert proc.returncode == 0, err
+    assert "SB-W010" in err and "vendor/dist" in err and "Traceback" not in err
+    plan = subprocess.run([*cli, "plan"], capture_output=True, text=True, env=env, check=False)
+    assert plan.returncode == 0 and plan.stdout.startswith("No changes."), plan.stdout
+
+
 def test_with_the_real_core(tmp_path: Path) -> None:
     """The same loop on staticbuild.api's real load_project and Builder."""
     api = pytest.importorskip("staticbuild.api")

@@ -30,6 +30,7 @@ class FakeProject:
     watch_roots: tuple[Path, ...]
     link_roots: tuple[Path, ...]
     ignore_patterns: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 def load_fake_project(spec_path: Path) -> FakeProject:
