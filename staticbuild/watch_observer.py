@@ -10,7 +10,9 @@ project root, and a recursive watch there would see ``node_modules`` and ``.git`
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,24 @@ from watchdog.observers import Observer
 from staticbuild.errors import SourceError
 
 Sink = Callable[[FileSystemEvent], None]
+
+#: inotify keeps watching a folder moved out of a root (a watch follows the inode), and
+#: watchdog keeps its watches; when the folder is moved back, watchdog adds them again,
+#: finds its own callback already there and warns (InotifyFD._add_callback in
+#: watchdog/observers/inotify_c.py). The callback is replaced by itself: nothing is lost.
+_CALLBACK_EXISTS = r"Callback with id '[^']*' already exists for watch"
+
+
+class _StoppedWithEventsInFlight(logging.Filter):
+    """Drops watchdog's error that an inotify emitter being stopped (Ctrl-C, a vanished
+    root) was handed one more event (InotifyEmitter.queue_events): once its watch is
+    stopped, that event is not wanted anyway."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "called when the thread is inactive" not in record.getMessage()
+
+
+_QUIET_STOP = _StoppedWithEventsInFlight()
 
 
 class _Forward(FileSystemEventHandler):
@@ -37,6 +57,10 @@ class RootWatcher:
     """One watchdog observer and its watches; a context manager that joins on exit."""
 
     def __init__(self, sink: Sink, observer_factory: Callable[[], Any] = Observer) -> None:
+        warnings.filterwarnings(
+            "ignore", _CALLBACK_EXISTS, RuntimeWarning, module=r"watchdog\.observers\."
+        )
+        logging.getLogger("watchdog.observers.inotify").addFilter(_QUIET_STOP)  # added once
         self._handler = _Forward(sink)
         self._observer = observer_factory()
         self._watches: dict[tuple[Path, bool], Any] = {}

@@ -5,6 +5,7 @@ Every wait is bounded (``wait_until``); every test must leave no thread behind.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -263,6 +264,31 @@ def test_a_root_that_appears_later_is_watched(spec: Path) -> None:
         wait_until(lambda: (dest / "x/y.js").read_text() == "later")
 
 
+def run_cli(spec: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cli = [sys.executable, "-m", "staticbuild", "-f", str(spec), *args]
+    return subprocess.run(cli, capture_output=True, text=True, env=env, check=False)
+
+
+@contextlib.contextmanager
+def cli_watch(spec: Path) -> Iterator[list[str]]:
+    """``staticbuild watch`` in a subprocess, stopped with SIGINT; yields a list that gets
+    its stderr once it has exited with status 0."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cli = [sys.executable, "-m", "staticbuild", "-f", str(spec), "watch"]
+    proc = subprocess.Popen(cli, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    err: list[str] = []
+    try:
+        assert proc.stdout is not None
+        assert "Watching for changes" in proc.stdout.readline() + proc.stdout.readline()
+        yield err
+        proc.send_signal(signal.SIGINT)
+        err.append(proc.communicate(timeout=15)[1])
+    finally:
+        proc.kill() if proc.poll() is None else None
+    assert proc.returncode == 0, err
+
+
 def test_the_cli_waits_for_a_source_a_build_creates_later(tmp_path: Path) -> None:
     """SB-E010 for plan and apply; for watch a warning (Django's W004), and once the
     folder appears, its files are collected as a fresh apply would collect them."""
@@ -272,26 +298,34 @@ def test_the_cli_waits_for_a_source_a_build_creates_later(tmp_path: Path) -> Non
         "version: 1\ndestination: out\nsources:\n  - assets\n"
         "  - {path: vendor/dist, prefix: vendor}\n"
     )
-    cli = [sys.executable, "-m", "staticbuild", "-f", str(spec)]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    plan = subprocess.run([*cli, "plan"], capture_output=True, text=True, env=env, check=False)
+    plan = run_cli(spec, "plan")
     assert plan.returncode == 1 and "SB-E010" in plan.stderr
-    proc = subprocess.Popen(
-        [*cli, "watch"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
-    try:
-        assert proc.stdout is not None
-        assert "Watching for changes" in proc.stdout.readline() + proc.stdout.readline()
+    with cli_watch(spec) as err:
         write(tmp_path / "vendor/dist/lib/v.js", "v")
         wait_until(lambda: (tmp_path / "out/vendor/lib/v.js").exists())
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=15)
-    finally:
-        proc.kill() if proc.poll() is None else None
-    assert proc.returncode == 0, err
-    assert "SB-W010" in err and "vendor/dist" in err and "Traceback" not in err
-    plan = subprocess.run([*cli, "plan"], capture_output=True, text=True, env=env, check=False)
+    assert "SB-W010" in err[0] and "vendor/dist" in err[0] and "Traceback" not in err[0]
+    plan = run_cli(spec, "plan")
     assert plan.returncode == 0 and plan.stdout.startswith("No changes."), plan.stdout
+
+
+def test_a_folder_moved_out_and_back_in_warns_nothing(tmp_path: Path) -> None:
+    """inotify keeps watching a folder moved out of a root; watchdog, asked to watch it
+    again when it comes back, warns that its callback exists (it is replaced by itself)."""
+    write(tmp_path / "fonts2/sub/f.woff", "f")
+    spec = tmp_path / "staticbuild.yaml"
+    spec.write_text("version: 1\ndestination: out\nsources: [src]\n")
+    (tmp_path / "src").mkdir()
+    inside, outside = tmp_path / "src/fonts2", tmp_path / "f3"
+    collected = tmp_path / "out/fonts2/sub/f.woff"
+    with cli_watch(spec) as err:
+        os.replace(tmp_path / "fonts2", inside)
+        wait_until(collected.exists)
+        for _ in range(2):
+            os.replace(inside, outside)
+            wait_until(lambda: not collected.exists())
+            os.replace(outside, inside)
+            wait_until(collected.exists)
+    assert err == [""]
 
 
 def test_with_the_real_core(tmp_path: Path) -> None:
