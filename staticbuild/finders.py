@@ -118,10 +118,7 @@ def _walk(
         name = entry.name
         if match is not None and match(name) is not None:
             continue
-        if not name.isascii() and not _is_utf8(name):
-            path = os.path.join(folder, name)
-            shown = path.encode(errors="surrogateescape").decode(errors="backslashreplace")
-            listing.warnings.append(f"skipping '{shown}': its name is not valid UTF-8; rename it")
+        if not name.isascii() and _skipped_as_not_utf8(folder, name, listing):
             continue
         try:
             st = entry.stat()
@@ -131,13 +128,8 @@ def _walk(
             if entry.is_symlink() and (target := link_target(path, real_root)) is not None:
                 listing.links[head + name] = target  # what it leads to may appear later
             continue
-        if entry.is_symlink():
-            path = os.path.join(folder, name)
-            target = link_target(path, real_root)
-            if target is None:
-                listing.warnings.append(_outside_warning(path, real_root))
-                continue
-            listing.links[head + name] = target
+        if entry.is_symlink() and not _inside_link(folder, name, head, real_root, listing):
+            continue
         mode = st.st_mode
         if isreg(mode):
             child_rel = head + name
@@ -165,6 +157,28 @@ def _walk(
 #: Whether folders can be listed and opened through their file descriptors (not Windows).
 _BY_FD = os.scandir in os.supports_fd and os.open in os.supports_dir_fd
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _inside_link(folder: str, name: str, head: str, real_root: str, listing: Listing) -> bool:
+    """Whether the walk follows the symlink ``name``: it does (and notes where it leads)
+    when it stays inside the root, else it warns."""
+    path = os.path.join(folder, name)
+    target = link_target(path, real_root)
+    if target is None:
+        listing.warnings.append(_outside_warning(path, real_root))
+        return False
+    listing.links[head + name] = target
+    return True
+
+
+def _skipped_as_not_utf8(folder: str, name: str, listing: Listing) -> bool:
+    """Whether the walk skips ``name`` as not UTF-8 (with a warning showing its bytes)."""
+    if _is_utf8(name):
+        return False
+    path = os.path.join(folder, name)
+    shown = path.encode(errors="surrogateescape").decode(errors="backslashreplace")
+    listing.warnings.append(f"skipping '{shown}': its name is not valid UTF-8; rename it")
+    return True
 
 
 def _is_utf8(name: str) -> bool:
