@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -121,6 +122,18 @@ def test_head_has_get_headers_and_no_body(site: Site) -> None:
     assert head.status == 200 and head.body == b""
     for name in ("Content-Type", "Content-Length", "ETag", "Last-Modified", "Cache-Control"):
         assert head.header(name) == get.header(name)
+
+
+@pytest.mark.parametrize("target", ["/static/missing.css", "/other/x", "/static/css/"])
+def test_head_of_a_404_sends_no_body(site: Site, target: str) -> None:
+    """Stray body bytes after a HEAD answer would be read as the next response."""
+    with socket.create_connection((site.server.host, site.server.port), timeout=5) as sock:
+        sock.sendall(f"HEAD {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        raw = b"".join(iter(lambda: sock.recv(65536), b""))
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 404 ")
+    assert b"Content-Length: 10" in head  # what a GET would send, as HEAD must say
+    assert body == b""
 
 
 def test_other_methods_get_405(site: Site) -> None:

@@ -85,6 +85,11 @@ class StaticFilesApp:
             )
             response = respond(environ.get("REQUEST_METHOD", "GET"), name, environ, resolve)
         start_response(response.status, response.headers)
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            # A HEAD answer never has a body, whatever its status (RFC 9110 §9.3.2);
+            # waitress sends what we return, and stray bytes would break keep-alive.
+            response.close()
+            return ()
         return response.body
 
 
