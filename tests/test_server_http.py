@@ -426,6 +426,23 @@ def test_close_with_open_keepalive_connection_and_twice(tmp_path: Path) -> None:
     assert not any(t.name == "staticbuild-serve" for t in threading.enumerate())
 
 
+def test_close_during_a_stalled_download_is_prompt_and_quiet(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that stops reading leaves a worker waiting for buffer space; close ends it."""
+    with (tmp_path / "big.bin").open("wb") as handle:
+        handle.truncate(64 * 1024 * 1024)  # more than waitress buffers (16 MiB) + the kernel's
+    server = start_server(tmp_path, "/static/", [], addr="127.0.0.1:0", insecure=True)
+    with socket.create_connection((server.host, server.port), timeout=5) as sock:
+        sock.sendall(b"GET /static/big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(100).startswith(b"HTTP/1.1 200 ")
+        time.sleep(0.5)  # the worker fills the buffers and waits
+        started = time.monotonic()
+        server.close()
+        assert time.monotonic() - started < 2
+    assert "still running" not in caplog.text
+
+
 def test_concurrent_requests(site: Site) -> None:
     results: list[bytes] = []
 
