@@ -8,6 +8,7 @@ test in two modes; this is ours).
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import socket
 import threading
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 
+import brotli
 import pytest
 
 from staticbuild.errors import ServeError, StaticbuildError
@@ -32,7 +34,7 @@ FILES: dict[str, bytes] = {
     "css/base.0123456789ab.css": CSS,
     "js/app.js": JS,
     "js/app.js.gz": gzip.compress(JS, mtime=0),
-    "js/app.js.br": b"fake-brotli-bytes",
+    "js/app.js.br": brotli.compress(JS),
     "img/logo.png": PNG,
     "img/café menu.txt": "crème brûlée\n".encode(),
     "data/empty.txt": b"",
@@ -317,6 +319,54 @@ def test_stale_sibling_is_not_served(site: Site) -> None:
     site.put("js/app.js", b"new();\n", T0 + 100)
     reply = site.get("/static/js/app.js", Accept_Encoding="gzip, br")
     assert (reply.body, reply.header("Content-Encoding")) == (b"new();\n", None)
+
+
+def test_sibling_older_than_its_plain_file_is_served(site: Site) -> None:
+    """apply writes app.js.br just before app.js: the .br is older, and still current."""
+    site.put("js/app.js", JS, T0 + 100)
+    reply = site.get("/static/js/app.js", Accept_Encoding="gzip, br")
+    assert (reply.header("Content-Encoding"), reply.body) == ("br", FILES["js/app.js.br"])
+    assert reply.header("Vary") == "Accept-Encoding"
+
+
+def test_sibling_of_other_content_is_not_served_whatever_its_age(site: Site) -> None:
+    """A hand edit of app.js that keeps it older than its siblings: they are stale."""
+    site.put("js/app.js", b"edited();\n", T0 - 100)
+    reply = site.get("/static/js/app.js", Accept_Encoding="gzip, br")
+    assert (reply.body, reply.header("Content-Encoding")) == (b"edited();\n", None)
+    assert reply.header("Vary") is None
+
+
+@pytest.mark.parametrize(
+    "sibling", [b"", b"not compressed", brotli.compress(JS)[:-5], brotli.compress(JS + b"x")]
+)
+def test_broken_or_truncated_siblings_are_not_served(site: Site, sibling: bytes) -> None:
+    site.put("js/app.js.br", sibling, T0 + 100)
+    reply = site.get("/static/js/app.js", Accept_Encoding="br")
+    assert (reply.body, reply.header("Content-Encoding")) == (JS, None)
+
+
+def test_what_apply_compressed_is_served_for_plain_and_hashed_names(tmp_path: Path) -> None:
+    """The real core with manifest storage and hard links (the default)."""
+    api = pytest.importorskip("staticbuild.api")
+    write(tmp_path / "assets/app.js", b"var a=1;\n" * 300)
+    spec = tmp_path / "staticbuild.yaml"
+    spec.write_text(
+        "version: 1\ndestination: out\nsources: [assets]\n"
+        "storage: {kind: manifest, compress: [gzip, br]}\n"
+    )
+    project = api.load_project(spec)
+    builder = api.Builder(project)
+    builder.apply(builder.plan())
+    hashed = json.loads((tmp_path / "out/staticfiles.json").read_text())["paths"]["app.js"]
+    with start_server(tmp_path / "out", "/static/", [], addr="127.0.0.1:0", debug=True) as server:
+        for name in ("app.js", hashed):
+            reply = fetch(
+                server.host, server.port, f"/static/{name}", "GET", {"Accept-Encoding": "gzip, br"}
+            )
+            assert reply.header("Content-Encoding") == "br", name
+            assert reply.header("Vary") == "Accept-Encoding"
+            assert brotli.decompress(reply.body) == b"var a=1;\n" * 300
 
 
 def test_range_requests_get_identity(site: Site) -> None:

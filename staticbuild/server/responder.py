@@ -10,8 +10,9 @@ but a development server has other needs, so three things differ:
   seconds-based ETag would then answer 304 with stale content.
 * Headers are computed from ``fstat`` of the already-open file, so an atomic replace
   during the request cannot pair new headers with old bytes.
-* A precompressed sibling is used only if it is at least as new as the plain file; while
-  a re-apply is between writing ``app.js`` and ``app.js.br`` the plain file is served.
+* A precompressed sibling is used only if it decodes to exactly the plain file's bytes
+  (:mod:`.precompressed`); timestamps cannot tell, since ``apply`` writes ``app.js.br``
+  just before ``app.js``. While a re-apply is between the two, the plain file is served.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from typing import BinaryIO, Literal
 
 from whitenoise.media_types import MediaTypes
 
+from staticbuild.server.precompressed import SiblingCheck
+
 #: Content codings we look for as siblings, best first (brotli beats gzip on text).
 ENCODINGS: tuple[tuple[str, str], ...] = (("br", ".br"), ("gzip", ".gz"))
 #: Django's hashed names: ``name.<12 hex>.ext`` (ManifestFilesMixin.hashed_name), plus
@@ -41,6 +44,7 @@ REVALIDATE = "no-cache"
 CHUNK = 64 * 1024
 
 _MEDIA_TYPES = MediaTypes()
+_SIBLINGS = SiblingCheck()
 
 Resolver = Callable[[str], Path | None]
 Headers = list[tuple[str, str]]
@@ -181,18 +185,21 @@ def _open_regular(path: Path) -> tuple[BinaryIO, os.stat_result] | None:
     return os.fdopen(fd, "rb"), st
 
 
-def _fresh_siblings(resolve: Resolver, name: str, base: os.stat_result) -> dict[str, Path]:
-    siblings: dict[str, Path] = {}
+def _matching_siblings(
+    resolve: Resolver, name: str, handle: BinaryIO, base: os.stat_result
+) -> dict[str, tuple[BinaryIO, os.stat_result]]:
+    """The precompressed siblings that encode exactly the open plain file, opened."""
+    siblings: dict[str, tuple[BinaryIO, os.stat_result]] = {}
     for coding, suffix in ENCODINGS:
         path = resolve(name + suffix)
-        if path is None:
+        opened = _open_regular(path) if path is not None else None
+        if opened is None:
             continue
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue
-        if stat.S_ISREG(st.st_mode) and st.st_mtime_ns >= base.st_mtime_ns:
-            siblings[coding] = path
+        sibling, st = opened
+        if _SIBLINGS.matches(coding, sibling.fileno(), st, handle.fileno(), base):
+            siblings[coding] = opened
+        else:
+            sibling.close()
     return siblings
 
 
@@ -224,7 +231,8 @@ def respond(method: str, name: str, environ: Mapping[str, str], resolve: Resolve
     if opened is None:
         return not_found()
     handle, base = opened
-    siblings = _fresh_siblings(resolve, name, base)
+    siblings = _matching_siblings(resolve, name, handle, base)
+    has_variants = bool(siblings)
     range_header = environ.get("HTTP_RANGE") if method == "GET" else None
     coding = None
     if siblings and range_header is None:
@@ -232,14 +240,12 @@ def respond(method: str, name: str, environ: Mapping[str, str], resolve: Resolve
         coding = next((c for c, _ in ENCODINGS if c in wanted and c in siblings), None)
     stats = [base]
     if coding is not None:
-        variant = _open_regular(siblings[coding])
-        if variant is None:
-            coding = None
-        else:
-            handle.close()
-            handle, variant_stat = variant
-            stats.append(variant_stat)
-    return _build(method, name, environ, handle, stats, coding, has_variants=bool(siblings))
+        handle.close()
+        handle, variant_stat = siblings.pop(coding)
+        stats.append(variant_stat)
+    for other, _ in siblings.values():
+        other.close()
+    return _build(method, name, environ, handle, stats, coding, has_variants=has_variants)
 
 
 def _build(
