@@ -40,6 +40,15 @@ POLL = 0.25
 SHOWN = 3
 
 
+class StorageLike(Protocol):
+    """What serving reads from ``Project.storage``."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def manifest_name(self) -> str: ...
+
+
 class ProjectLike(Protocol):
     """What the loop reads from ``staticbuild.api.Project``."""
 
@@ -61,6 +70,8 @@ class ProjectLike(Protocol):
     def ignore_patterns(self) -> tuple[str, ...]: ...
     @property
     def warnings(self) -> tuple[str, ...]: ...
+    @property
+    def storage(self) -> StorageLike: ...
 
 
 class ApplyResultLike(Protocol):
@@ -89,6 +100,12 @@ def local_destination(project: ProjectLike) -> Path | None:
     """The destination folder, or ``None`` for an ``s3://`` bucket (nothing to serve)."""
     text = os.fspath(project.destination)
     return None if "://" in text else Path(os.path.abspath(text))
+
+
+def manifest_name(project: ProjectLike) -> str | None:
+    """The manifest file whose names the server marks immutable (manifest storage only)."""
+    storage = project.storage
+    return storage.manifest_name if storage.kind == "manifest" else None
 
 
 def _names(paths: Sequence[str]) -> str:
@@ -246,6 +263,7 @@ def _start_serving(project: ProjectLike, addr: str, insecure: bool) -> DevServer
         addr=addr,
         debug=project.debug,
         insecure=insecure,
+        manifest=manifest_name(project),
     )
 
 
@@ -367,7 +385,9 @@ def _handle(
         )
         destination = local_destination(project)
         if server is not None and isinstance(server.app, StaticFilesApp) and destination:
-            server.app.reconfigure(destination, project.url, project.link_roots)
+            server.app.reconfigure(
+                destination, project.url, project.link_roots, manifest=manifest_name(project)
+            )
         return  # the full apply covered the paths of this batch too
     if batch.paths:
         session.reapply(batch.paths)

@@ -41,6 +41,8 @@ FILES: dict[str, bytes] = {
     "data/notes.unknownext": b"??",
 }
 
+MANIFEST = {"css/base.css": "css/base.0123456789ab.css"}
+
 
 @pytest.fixture(autouse=True)
 def _no_thread_leaks() -> Iterator[None]:
@@ -76,7 +78,15 @@ class Site:
 def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
     source, destination = tmp_path / "assets", tmp_path / "build" / "static"
     destination.mkdir(parents=True)
-    server = start_server(destination, "/static/", [source], addr="127.0.0.1:0", insecure=True)
+    server = start_server(
+        destination,
+        "/static/",
+        [source],
+        addr="127.0.0.1:0",
+        insecure=True,
+        manifest="staticfiles.json",
+    )
+    write(destination / "staticfiles.json", json.dumps({"paths": MANIFEST, "version": "1.1"}))
     site = Site(request.param, source, destination, server)
     for index, (name, data) in enumerate(FILES.items()):
         site.put(name, data, T0 + index)  # siblings come after their plain file
@@ -218,6 +228,28 @@ def test_plain_names_revalidate_and_hashed_names_are_immutable(site: Site) -> No
     assert site.get("/static/css/base.css").header("Cache-Control") == "no-cache"
     hashed = site.get("/static/css/base.0123456789ab.css").header("Cache-Control")
     assert hashed == "public, max-age=31536000, immutable"
+
+
+def test_only_names_in_the_manifest_are_immutable(site: Site) -> None:
+    """A date or a build number in a name promises nothing; the manifest does."""
+    site.put("js/build.202611271200.js", JS)
+    assert site.get("/static/js/build.202611271200.js").header("Cache-Control") == "no-cache"
+    site.put("css/base.0123456789ab.css.gz", gzip.compress(CSS, mtime=0))
+    sibling = site.get("/static/css/base.0123456789ab.css.gz").header("Cache-Control")
+    assert sibling == "public, max-age=31536000, immutable"
+    manifest = {"js/build.js": "js/build.202611271200.js"}
+    write(site.destination / "staticfiles.json", json.dumps({"paths": manifest}), T0 + 999)
+    rehashed = site.get("/static/js/build.202611271200.js").header("Cache-Control")
+    assert rehashed == "public, max-age=31536000, immutable"  # a new manifest is seen at once
+    assert site.get("/static/css/base.0123456789ab.css").header("Cache-Control") == "no-cache"
+
+
+def test_without_a_manifest_nothing_is_immutable(tmp_path: Path) -> None:
+    """Filesystem storage: names are as they are, however hashed they look."""
+    write(tmp_path / "base.0123456789ab.css", CSS)
+    with start_server(tmp_path, "/static/", [], addr="127.0.0.1:0", debug=True) as server:
+        reply = fetch(server.host, server.port, "/static/base.0123456789ab.css")
+    assert (reply.status, reply.header("Cache-Control")) == (200, "no-cache")
 
 
 def test_almost_hashed_names_are_not_immutable(site: Site) -> None:

@@ -351,6 +351,25 @@ def test_with_the_real_core(tmp_path: Path) -> None:
         assert (reply.status, reply.body) == (200, b"n()")
 
 
+def test_manifest_storage_with_the_real_core(tmp_path: Path) -> None:
+    """Hashed names of the manifest are immutable, and what apply compressed is served."""
+    api = pytest.importorskip("staticbuild.api")
+    write(tmp_path / "assets/app.js", "var a=1;\n" * 300)
+    spec = tmp_path / "staticbuild.yaml"
+    spec.write_text(
+        "version: 1\ndestination: out\ndebug: true\nsources: [assets]\n"
+        "storage: {kind: manifest, compress: [br]}\n"
+    )
+    loader = functools.partial(api.load_project, spec)
+    with Daemon(spec, serve=True, loader=loader, factory=api.Builder) as daemon:
+        hashed = json.loads((tmp_path / "out/staticfiles.json").read_text())["paths"]["app.js"]
+        immutable = "public, max-age=31536000, immutable"
+        for name, cache in [(hashed, immutable), ("app.js", "no-cache")]:
+            reply = fetch(*daemon.address, f"/static/{name}", headers={"Accept-Encoding": "br"})
+            assert reply.header("Cache-Control") == cache
+            assert reply.header("Content-Encoding") == "br"
+
+
 SCRIPT = """
 import sys, time
 from pathlib import Path

@@ -21,6 +21,12 @@ from staticbuild.errors import ApplyError, SpecError
 
 
 @dataclass(frozen=True)
+class FakeStorage:
+    kind: str = "filesystem"
+    manifest_name: str = "staticfiles.json"
+
+
+@dataclass(frozen=True)
 class FakeProject:
     spec_path: Path
     destination: Path
@@ -31,6 +37,7 @@ class FakeProject:
     link_roots: tuple[Path, ...]
     ignore_patterns: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    storage: FakeStorage = FakeStorage()
 
 
 def load_fake_project(spec_path: Path) -> FakeProject:

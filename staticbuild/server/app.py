@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from staticbuild.server.guard import resolve_request_path
+from staticbuild.server.hashed import ManifestNames
 from staticbuild.server.responder import not_found, respond
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -49,10 +50,24 @@ class ServeConfig:
     destination: Path
     prefix: str
     allowed_roots: tuple[Path, ...]
+    #: manifest storage: the hashed names that may be cached for a year
+    hashed: ManifestNames | None = None
+
+
+def _config(
+    destination: Path, url: str, allowed_roots: Sequence[Path], manifest: str | None
+) -> ServeConfig:
+    destination = Path(destination)
+    hashed = ManifestNames(destination, manifest) if manifest else None
+    return ServeConfig(destination, url_prefix(url), tuple(allowed_roots), hashed)
 
 
 class StaticFilesApp:
-    """WSGI callable serving ``destination`` at ``url``; other paths go to ``fallback``."""
+    """WSGI callable serving ``destination`` at ``url``; other paths go to ``fallback``.
+
+    ``manifest`` names the manifest file (in ``destination``) of manifest storage: the
+    names it maps to are served as immutable, everything else must be revalidated.
+    """
 
     def __init__(
         self,
@@ -60,16 +75,24 @@ class StaticFilesApp:
         url: str = "/static/",
         allowed_roots: Sequence[Path] = (),
         *,
+        manifest: str | None = None,
         fallback: WSGIApplication | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self.fallback = fallback
-        self.config = ServeConfig(Path(destination), url_prefix(url), tuple(allowed_roots))
+        self.config = _config(destination, url, allowed_roots, manifest)
 
-    def reconfigure(self, destination: Path, url: str, allowed_roots: Sequence[Path]) -> None:
+    def reconfigure(
+        self,
+        destination: Path,
+        url: str,
+        allowed_roots: Sequence[Path],
+        *,
+        manifest: str | None = None,
+    ) -> None:
         """Serve another destination/prefix from the next request on (a spec edit)."""
         with self._lock:
-            self.config = ServeConfig(Path(destination), url_prefix(url), tuple(allowed_roots))
+            self.config = _config(destination, url, allowed_roots, manifest)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         config = self.config  # one read: a concurrent reconfigure cannot mix two configs
@@ -83,7 +106,9 @@ class StaticFilesApp:
             resolve = partial(
                 resolve_request_path, config.destination, allowed_roots=config.allowed_roots
             )
-            response = respond(environ.get("REQUEST_METHOD", "GET"), name, environ, resolve)
+            immutable = config.hashed is not None and config.hashed.is_hashed(name)
+            method = environ.get("REQUEST_METHOD", "GET")
+            response = respond(method, name, environ, resolve, immutable=immutable)
         start_response(response.status, response.headers)
         if environ.get("REQUEST_METHOD") == "HEAD":
             # A HEAD answer never has a body, whatever its status (RFC 9110 §9.3.2);
@@ -106,7 +131,8 @@ def make_app(
     url: str = "/static/",
     allowed_roots: Sequence[Path] = (),
     *,
+    manifest: str | None = None,
     fallback: WSGIApplication | None = None,
 ) -> StaticFilesApp:
     """Build the WSGI app that serves ``destination`` at ``url`` (see :class:`StaticFilesApp`)."""
-    return StaticFilesApp(destination, url, allowed_roots, fallback=fallback)
+    return StaticFilesApp(destination, url, allowed_roots, manifest=manifest, fallback=fallback)

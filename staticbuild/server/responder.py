@@ -33,9 +33,6 @@ from staticbuild.server.precompressed import SiblingCheck
 
 #: Content codings we look for as siblings, best first (brotli beats gzip on text).
 ENCODINGS: tuple[tuple[str, str], ...] = (("br", ".br"), ("gzip", ".gz"))
-#: Django's hashed names: ``name.<12 hex>.ext`` (ManifestFilesMixin.hashed_name), plus
-#: their precompressed siblings.
-HASHED_NAME = re.compile(r"^.+\.[0-9a-f]{12}(\.[^.]+)?(\.gz|\.br)?$")
 _RANGE_SPEC = re.compile(r"([0-9]*)-([0-9]*)")
 IMMUTABLE = "public, max-age=31536000, immutable"
 # no-cache = "store it, but revalidate every time": with ETags that is a cheap 304, and
@@ -88,11 +85,6 @@ def content_type(name: str) -> str:
     """Media type from WhiteNoise's table (nginx's list); text gets ``charset=utf-8``."""
     media_type = _MEDIA_TYPES.get_type(name)
     return f"{media_type}; charset=utf-8" if media_type.startswith("text/") else media_type
-
-
-def cache_control(name: str) -> str:
-    """Hashed names never change content, so they may be cached for a year."""
-    return IMMUTABLE if HASHED_NAME.match(os.path.basename(name)) else REVALIDATE
 
 
 def accepted_encodings(header: str) -> set[str]:
@@ -216,11 +208,19 @@ def read_chunks(handle: BinaryIO, length: int) -> Iterator[bytes]:
         handle.close()
 
 
-def respond(method: str, name: str, environ: Mapping[str, str], resolve: Resolver) -> Response:
+def respond(
+    method: str,
+    name: str,
+    environ: Mapping[str, str],
+    resolve: Resolver,
+    *,
+    immutable: bool = False,
+) -> Response:
     """Answer a GET or HEAD for the destination-relative ``name`` (already decoded).
 
     ``resolve`` is the guarded resolver bound to the destination and allowed roots; it is
-    used for the file and for each precompressed sibling.
+    used for the file and for each precompressed sibling. ``immutable``: the name is a
+    hashed one, whose content never changes, so it may be cached for a year.
     """
     if method not in ("GET", "HEAD"):
         return text_response(
@@ -245,7 +245,8 @@ def respond(method: str, name: str, environ: Mapping[str, str], resolve: Resolve
         stats.append(variant_stat)
     for other, _ in siblings.values():
         other.close()
-    return _build(method, name, environ, handle, stats, coding, has_variants=has_variants)
+    cache = IMMUTABLE if immutable else REVALIDATE
+    return _build(method, name, environ, handle, stats, coding, cache, has_variants=has_variants)
 
 
 def _build(
@@ -255,6 +256,7 @@ def _build(
     handle: BinaryIO,
     stats: list[os.stat_result],
     coding: str | None,
+    cache: str,
     *,
     has_variants: bool,
 ) -> Response:
@@ -262,7 +264,7 @@ def _build(
     etag = _etag(*stats, coding=coding or "identity")
     last_modified = formatdate(stats[0].st_mtime, usegmt=True)
     validators: Headers = [
-        ("Cache-Control", cache_control(name)),
+        ("Cache-Control", cache),
         ("ETag", etag),
         ("Last-Modified", last_modified),
     ]

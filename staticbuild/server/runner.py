@@ -143,6 +143,7 @@ def start_server(
     addr: str = DEFAULT_ADDR,
     debug: bool = False,
     insecure: bool = False,
+    manifest: str | None = None,
 ) -> DevServer:
     """Check Django's rule, bind ``addr`` and start serving; raise ServeError if not possible."""
     check_serving_allowed(debug=debug, insecure=insecure)
@@ -150,7 +151,7 @@ def start_server(
         host, port = parse_addr(addr)
     except ValueError as exc:
         raise ServeError(f"{exc}; expected HOST:PORT such as {DEFAULT_ADDR}.") from exc
-    app = make_app(destination, url, allowed_roots)
+    app = make_app(destination, url, allowed_roots, manifest=manifest)
     return DevServer(app, host, port)
 
 
