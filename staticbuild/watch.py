@@ -72,6 +72,10 @@ class ProjectLike(Protocol):
     def warnings(self) -> tuple[str, ...]: ...
     @property
     def storage(self) -> StorageLike: ...
+    @property
+    def link(self) -> bool: ...
+    @property
+    def ignore_patterns(self) -> tuple[str, ...]: ...
 
 
 class ApplyResultLike(Protocol):
@@ -106,6 +110,11 @@ def manifest_name(project: ProjectLike) -> str | None:
     """The manifest file whose names the server marks immutable (manifest storage only)."""
     storage = project.storage
     return storage.manifest_name if storage.kind == "manifest" else None
+
+
+def served_link_roots(project: ProjectLike) -> tuple[Path, ...]:
+    """Symlinks are followed only where staticbuild makes them: with ``link: true``."""
+    return project.link_roots if project.link else ()
 
 
 def _names(paths: Sequence[str]) -> str:
@@ -259,10 +268,11 @@ def _start_serving(project: ProjectLike, addr: str, insecure: bool) -> DevServer
     return start_server(
         destination,
         project.url,
-        project.link_roots,
+        served_link_roots(project),
         addr=addr,
         debug=project.debug,
         insecure=insecure,
+        ignore=project.ignore_patterns,
         manifest=manifest_name(project),
     )
 
@@ -386,7 +396,11 @@ def _handle(
         destination = local_destination(project)
         if server is not None and isinstance(server.app, StaticFilesApp) and destination:
             server.app.reconfigure(
-                destination, project.url, project.link_roots, manifest=manifest_name(project)
+                destination,
+                project.url,
+                served_link_roots(project),
+                ignore=project.ignore_patterns,
+                manifest=manifest_name(project),
             )
         return  # the full apply covered the paths of this batch too
     if batch.paths:

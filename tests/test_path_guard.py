@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from staticbuild.finders import IgnoreMatcher
 from staticbuild.server import resolve_request_path, split_request_path, start_server
 from staticbuild.server.runner import DevServer
 from tests.server_fixtures import fetch, no_leaked_threads, write
@@ -34,6 +35,9 @@ def layout(tmp_path: Path) -> dict[str, Path]:
     write(tmp_path / "secret.txt", SECRET)
     write(private / "key.pem", SECRET)
     write(assets / "css/site.css", b"site")
+    write(assets / ".env", SECRET)  # in a source root, but never collected
+    write(assets / "theme.scss", SECRET)  # excluded by the spec's ignore patterns
+    write(assets / ".git/config", SECRET)
     write(dest / "css/base.css", b"base")
     (dest / "linked.css").symlink_to(assets / "css/site.css")  # --link: allowed
     (dest / "linkdir").symlink_to(assets / "css", target_is_directory=True)
@@ -42,13 +46,22 @@ def layout(tmp_path: Path) -> dict[str, Path]:
     (dest / "abs.txt").symlink_to("/etc/passwd")
     (dest / "loop").symlink_to(dest / "loop")
     (dest / "dangling.css").symlink_to(tmp_path / "nowhere.css")
+    (dest / "env.txt").symlink_to(assets / ".env")  # hand-made links to ignored files
+    (dest / "t.txt").symlink_to(assets / "theme.scss")
+    (dest / "git").symlink_to(assets / ".git", target_is_directory=True)
+    (dest / "assets").symlink_to(assets, target_is_directory=True)
     return {"root": tmp_path, "dest": dest, "assets": assets}
 
 
 @pytest.fixture
 def server(layout: dict[str, Path]) -> Iterator[DevServer]:
     server = start_server(
-        layout["dest"], "/static/", [layout["assets"]], addr="127.0.0.1:0", insecure=True
+        layout["dest"],
+        "/static/",
+        [layout["assets"]],
+        addr="127.0.0.1:0",
+        insecure=True,
+        ignore=["*.scss", ".*"],
     )
     try:
         yield server
@@ -93,6 +106,25 @@ def test_guard_refuses_symlinks_out_of_the_allowed_roots(
 ) -> None:
     assert split_request_path(name) is not None  # the name is fine, the target is not
     assert resolve_request_path(layout["dest"], name, [layout["assets"]]) is None
+
+
+@pytest.mark.parametrize(
+    "name", ["env.txt", "t.txt", "git/config", "assets/.env", "assets/.git/config", "assets"]
+)
+def test_guard_refuses_links_to_what_apply_would_not_collect(
+    layout: dict[str, Path], name: str
+) -> None:
+    """A source root holds more than the collection: ignored files are never served."""
+    ignore = IgnoreMatcher(["*.scss", ".*"])
+    assert resolve_request_path(layout["dest"], name, [layout["assets"]], ignore) is None
+    assert resolve_request_path(layout["dest"], "assets/css/site.css", [layout["assets"]], ignore)
+
+
+def test_guard_applies_the_default_ignore_patterns_when_given_none(
+    layout: dict[str, Path],
+) -> None:
+    assert resolve_request_path(layout["dest"], "env.txt", [layout["assets"]]) is None
+    assert resolve_request_path(layout["dest"], "t.txt", [layout["assets"]]) is not None
 
 
 def test_guard_follows_symlinks_into_allowed_roots(layout: dict[str, Path]) -> None:
@@ -149,6 +181,11 @@ TARGETS = [
     "/static/abs.txt",
     "/static/loop",
     "/static/dangling.css",
+    "/static/env.txt",
+    "/static/t.txt",
+    "/static/git/config",
+    "/static/assets/.env",
+    "/static/assets/theme.scss",
     "/static/linkdir",
     "/static/" + LONG,
     "/static/" + "x" * 300 + ".css",

@@ -370,6 +370,30 @@ def test_manifest_storage_with_the_real_core(tmp_path: Path) -> None:
             assert reply.header("Content-Encoding") == "br"
 
 
+@pytest.mark.parametrize("link", [True, False])
+def test_only_links_staticbuild_would_make_are_followed(tmp_path: Path, link: bool) -> None:
+    """With link: true, its own links work and one to an ignored file is a 404; without
+    link: true staticbuild makes no links, so none into a source is followed."""
+    api = pytest.importorskip("staticbuild.api")
+    write(tmp_path / "assets/app.css", "a{}")
+    write(tmp_path / "assets/theme.scss", "$secret: 1;")
+    write(tmp_path / "assets/.env", "SECRET=1")
+    spec = tmp_path / "staticbuild.yaml"
+    spec.write_text(
+        f"version: 1\ndestination: out\ndebug: true\nsources: [assets]\n"
+        f"ignore: ['*.scss']\nlink: {str(link).lower()}\n"
+    )
+    loader = functools.partial(api.load_project, spec)
+    with Daemon(spec, serve=True, loader=loader, factory=api.Builder) as daemon:
+        assert (tmp_path / "out/app.css").is_symlink() == link
+        assert daemon.get("app.css") == (200, b"a{}")
+        for name, target in [("t.txt", "theme.scss"), ("e.txt", ".env"), ("a.txt", "app.css")]:
+            (tmp_path / "out" / name).symlink_to(tmp_path / "assets" / target)
+        assert daemon.get("t.txt")[0] == 404
+        assert daemon.get("e.txt")[0] == 404
+        assert daemon.get("a.txt") == ((200, b"a{}") if link else (404, b"Not Found\n"))
+
+
 SCRIPT = """
 import sys, time
 from pathlib import Path

@@ -38,6 +38,8 @@ class FakeProject:
     ignore_patterns: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     storage: FakeStorage = FakeStorage()
+    link: bool = False
+    ignore_patterns: tuple[str, ...] = ("*~", ".*", "CVS")
 
 
 def load_fake_project(spec_path: Path) -> FakeProject:

@@ -18,7 +18,9 @@ from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from staticbuild.server.guard import resolve_request_path
+from staticbuild.finders import IgnoreMatcher
+from staticbuild.project import DEFAULT_IGNORE_PATTERNS
+from staticbuild.server.guard import DEFAULT_IGNORE, resolve_request_path
 from staticbuild.server.hashed import ManifestNames
 from staticbuild.server.responder import not_found, respond
 
@@ -50,23 +52,32 @@ class ServeConfig:
     destination: Path
     prefix: str
     allowed_roots: tuple[Path, ...]
+    #: what ``apply`` skips in those roots: never served through a symlink either
+    ignore: IgnoreMatcher = DEFAULT_IGNORE
     #: manifest storage: the hashed names that may be cached for a year
     hashed: ManifestNames | None = None
 
 
 def _config(
-    destination: Path, url: str, allowed_roots: Sequence[Path], manifest: str | None
+    destination: Path,
+    url: str,
+    allowed_roots: Sequence[Path],
+    ignore: Sequence[str],
+    manifest: str | None,
 ) -> ServeConfig:
     destination = Path(destination)
     hashed = ManifestNames(destination, manifest) if manifest else None
-    return ServeConfig(destination, url_prefix(url), tuple(allowed_roots), hashed)
+    matcher = IgnoreMatcher(ignore)
+    return ServeConfig(destination, url_prefix(url), tuple(allowed_roots), matcher, hashed)
 
 
 class StaticFilesApp:
     """WSGI callable serving ``destination`` at ``url``; other paths go to ``fallback``.
 
-    ``manifest`` names the manifest file (in ``destination``) of manifest storage: the
-    names it maps to are served as immutable, everything else must be revalidated.
+    Symlinks in ``destination`` are followed into ``allowed_roots`` (``--link`` outputs),
+    to files that the ``ignore`` patterns (the project's) do not exclude. ``manifest``
+    names the manifest file (in ``destination``) of manifest storage: the names it maps
+    to are served as immutable, everything else must be revalidated.
     """
 
     def __init__(
@@ -75,12 +86,13 @@ class StaticFilesApp:
         url: str = "/static/",
         allowed_roots: Sequence[Path] = (),
         *,
+        ignore: Sequence[str] = DEFAULT_IGNORE_PATTERNS,
         manifest: str | None = None,
         fallback: WSGIApplication | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self.fallback = fallback
-        self.config = _config(destination, url, allowed_roots, manifest)
+        self.config = _config(destination, url, allowed_roots, ignore, manifest)
 
     def reconfigure(
         self,
@@ -88,11 +100,12 @@ class StaticFilesApp:
         url: str,
         allowed_roots: Sequence[Path],
         *,
+        ignore: Sequence[str] = DEFAULT_IGNORE_PATTERNS,
         manifest: str | None = None,
     ) -> None:
         """Serve another destination/prefix from the next request on (a spec edit)."""
         with self._lock:
-            self.config = _config(destination, url, allowed_roots, manifest)
+            self.config = _config(destination, url, allowed_roots, ignore, manifest)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         config = self.config  # one read: a concurrent reconfigure cannot mix two configs
@@ -104,7 +117,10 @@ class StaticFilesApp:
         else:
             name = full_path[len(config.prefix) :]
             resolve = partial(
-                resolve_request_path, config.destination, allowed_roots=config.allowed_roots
+                resolve_request_path,
+                config.destination,
+                allowed_roots=config.allowed_roots,
+                ignore=config.ignore,
             )
             immutable = config.hashed is not None and config.hashed.is_hashed(name)
             method = environ.get("REQUEST_METHOD", "GET")
@@ -131,8 +147,11 @@ def make_app(
     url: str = "/static/",
     allowed_roots: Sequence[Path] = (),
     *,
+    ignore: Sequence[str] = DEFAULT_IGNORE_PATTERNS,
     manifest: str | None = None,
     fallback: WSGIApplication | None = None,
 ) -> StaticFilesApp:
     """Build the WSGI app that serves ``destination`` at ``url`` (see :class:`StaticFilesApp`)."""
-    return StaticFilesApp(destination, url, allowed_roots, manifest=manifest, fallback=fallback)
+    return StaticFilesApp(
+        destination, url, allowed_roots, ignore=ignore, manifest=manifest, fallback=fallback
+    )

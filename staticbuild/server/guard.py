@@ -7,6 +7,8 @@ checks follow the classic traversal list (OWASP "Path Traversal"; CVE-2021-41773
 ``%2e`` form, Django ticket #29326 for backslashes) and then confirm the result with
 ``realpath``, so symlinks count too: a file may resolve into the destination or into one
 of the allowed roots (the source roots that ``--link`` symlinks point into), nowhere else.
+Inside an allowed root only what ``apply`` would collect is reachable: a hand-made link to
+``assets/.env`` or to an ignored ``theme.scss`` is a 404, as ``which`` would not find it.
 """
 
 from __future__ import annotations
@@ -15,10 +17,15 @@ import os
 from collections.abc import Sequence
 from pathlib import Path, PureWindowsPath
 
+from staticbuild.finders import IgnoreMatcher
+from staticbuild.project import DEFAULT_IGNORE_PATTERNS
+
 #: Longest URL path (below the prefix) worth a file-system call, in UTF-8 bytes.
 MAX_PATH_BYTES = 1024
 #: Longest single segment; most file systems cap a name at 255 bytes (NAME_MAX).
 MAX_SEGMENT_BYTES = 255
+#: Django's default ignore patterns, for callers that do not pass the project's own.
+DEFAULT_IGNORE = IgnoreMatcher(DEFAULT_IGNORE_PATTERNS)
 
 
 def split_request_path(url_path: str) -> tuple[str, ...] | None:
@@ -50,13 +57,17 @@ def _within(path: str, roots: Sequence[str]) -> bool:
 
 
 def resolve_request_path(
-    destination: Path, url_path: str, allowed_roots: Sequence[Path] = ()
+    destination: Path,
+    url_path: str,
+    allowed_roots: Sequence[Path] = (),
+    ignore: IgnoreMatcher = DEFAULT_IGNORE,
 ) -> Path | None:
     """Return the real path that serves ``url_path``, or ``None`` if it must be a 404.
 
     ``url_path`` is the decoded path below the URL prefix (``css/base.css``). The result
-    lies inside ``destination`` or, through a symlink, inside one of ``allowed_roots``;
-    it may not exist (the caller opens it and treats any failure as 404).
+    lies inside ``destination`` or, through a symlink, inside one of ``allowed_roots``
+    at a path that ``ignore`` does not exclude; it may not exist (the caller opens it and
+    treats any failure as 404).
     """
     segments = split_request_path(url_path)
     if segments is None:
@@ -67,7 +78,14 @@ def resolve_request_path(
         real = os.path.realpath(candidate)
     except (OSError, ValueError):  # ValueError: an embedded NUL from an odd caller
         return None
-    roots = [real_destination, *(os.path.realpath(root) for root in allowed_roots)]
-    if real == real_destination or not _within(real, roots):
+    if real == real_destination:
+        return None
+    if _within(real, [real_destination]):
+        return Path(real)
+    real_roots = [os.path.realpath(root) for root in allowed_roots]
+    inside = [os.path.relpath(real, root) for root in real_roots if _within(real, [root])]
+    if not inside or any(
+        rel == os.curdir or ignore.ignores_file(rel.replace(os.sep, "/")) for rel in inside
+    ):
         return None
     return Path(real)

@@ -21,6 +21,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import create_server
 
 from staticbuild.errors import ServeError
+from staticbuild.project import DEFAULT_IGNORE_PATTERNS
 from staticbuild.server.app import StaticFilesApp, WSGIApplication, make_app, url_prefix
 
 DEFAULT_ADDR = "127.0.0.1:8000"
@@ -143,6 +144,7 @@ def start_server(
     addr: str = DEFAULT_ADDR,
     debug: bool = False,
     insecure: bool = False,
+    ignore: Sequence[str] = DEFAULT_IGNORE_PATTERNS,
     manifest: str | None = None,
 ) -> DevServer:
     """Check Django's rule, bind ``addr`` and start serving; raise ServeError if not possible."""
@@ -151,7 +153,7 @@ def start_server(
         host, port = parse_addr(addr)
     except ValueError as exc:
         raise ServeError(f"{exc}; expected HOST:PORT such as {DEFAULT_ADDR}.") from exc
-    app = make_app(destination, url, allowed_roots, manifest=manifest)
+    app = make_app(destination, url, allowed_roots, ignore=ignore, manifest=manifest)
     return DevServer(app, host, port)
 
 
