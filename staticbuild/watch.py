@@ -2,7 +2,8 @@
 
 The loop owns no policy of its own: :class:`~staticbuild.watch_batch.ChangeBatcher`
 decides what a change is, the core's ``Builder`` decides what to do about it, and the
-server serves whatever the destination holds. What lives here is the order of things
+server serves whatever the destination holds (:mod:`staticbuild.watch_serve` keeps it in
+step with spec edits). What lives here is the order of things
 and the failure rules of a daemon: a bad spec edit or a failed re-apply is printed and
 the last good output keeps being served; SIGINT and SIGTERM take the same clean path
 (observer joined, server closed, exit status 0), as Django's ``runserver`` does.
@@ -28,11 +29,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
-from staticbuild.errors import ServeError, SpecError, StaticbuildError
+from staticbuild.errors import SpecError, StaticbuildError
 from staticbuild.lock import project_lock
-from staticbuild.server import DevServer, StaticFilesApp, check_serving_allowed, start_server
 from staticbuild.watch_batch import DEBOUNCE, ChangeBatcher, ChangeSet
 from staticbuild.watch_observer import RootWatcher
+from staticbuild.watch_serve import ServedProject, Serving, local_destination, start_serving
 
 #: How often the loop looks at the stop flag and for watch roots that appeared.
 POLL = 0.25
@@ -40,42 +41,17 @@ POLL = 0.25
 SHOWN = 3
 
 
-class StorageLike(Protocol):
-    """What serving reads from ``Project.storage``."""
-
-    @property
-    def kind(self) -> str: ...
-    @property
-    def manifest_name(self) -> str: ...
-
-
-class ProjectLike(Protocol):
+class ProjectLike(ServedProject, Protocol):
     """What the loop reads from ``staticbuild.api.Project``."""
 
     @property
     def spec_path(self) -> str | os.PathLike[str]: ...
     @property
-    def destination(self) -> str | os.PathLike[str]: ...
-    @property
-    def url(self) -> str: ...
-    @property
-    def debug(self) -> bool: ...
-    @property
     def state_dir(self) -> str | os.PathLike[str]: ...
     @property
     def watch_roots(self) -> tuple[Path, ...]: ...
     @property
-    def link_roots(self) -> tuple[Path, ...]: ...
-    @property
-    def ignore_patterns(self) -> tuple[str, ...]: ...
-    @property
     def warnings(self) -> tuple[str, ...]: ...
-    @property
-    def storage(self) -> StorageLike: ...
-    @property
-    def link(self) -> bool: ...
-    @property
-    def ignore_patterns(self) -> tuple[str, ...]: ...
 
 
 class ApplyResultLike(Protocol):
@@ -98,23 +74,6 @@ Echo = Callable[[str], None]
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def local_destination(project: ProjectLike) -> Path | None:
-    """The destination folder, or ``None`` for an ``s3://`` bucket (nothing to serve)."""
-    text = os.fspath(project.destination)
-    return None if "://" in text else Path(os.path.abspath(text))
-
-
-def manifest_name(project: ProjectLike) -> str | None:
-    """The manifest file whose names the server marks immutable (manifest storage only)."""
-    storage = project.storage
-    return storage.manifest_name if storage.kind == "manifest" else None
-
-
-def served_link_roots(project: ProjectLike) -> tuple[Path, ...]:
-    """Symlinks are followed only where staticbuild makes them: with ``link: true``."""
-    return project.link_roots if project.link else ()
 
 
 def _names(paths: Sequence[str]) -> str:
@@ -260,23 +219,6 @@ class _Session:
         return True
 
 
-def _start_serving(project: ProjectLike, addr: str, insecure: bool) -> DevServer:
-    check_serving_allowed(debug=project.debug, insecure=insecure)
-    destination = local_destination(project)
-    if destination is None:
-        raise ServeError(f"Cannot serve {os.fspath(project.destination)!r}: not a local folder.")
-    return start_server(
-        destination,
-        project.url,
-        served_link_roots(project),
-        addr=addr,
-        debug=project.debug,
-        insecure=insecure,
-        ignore=project.ignore_patterns,
-        manifest=manifest_name(project),
-    )
-
-
 def _ignore_roots(project: ProjectLike) -> list[Path]:
     roots = [Path(os.fspath(project.state_dir))]
     destination = local_destination(project)
@@ -313,9 +255,11 @@ def run_watch(
         # The project is this watcher's for its whole run: an apply elsewhere is refused.
         stack.enter_context(project_lock(Path(os.fspath(project.state_dir)), "watch"))
         # Bind first: a busy port or a refused --serve fails before a long first apply.
-        server = _start_serving(project, addr, insecure) if serve else None
+        server = start_serving(project, addr, insecure) if serve else None
+        serving = None
         if server is not None:
             stack.callback(server.close)
+            serving = Serving(server, insecure=insecure, echo=echo, err_echo=err_echo)
         signals = _Signals(stop)
         session = _Session(
             project, builder_factory, verbosity=verbosity, echo=echo, err_echo=err_echo
@@ -339,7 +283,7 @@ def run_watch(
                 echo(f"Serving static files at {server.url}")
             if verbosity >= 1:
                 echo("Watching for changes. Quit with CONTROL-C.")
-            _loop(session, project_loader, watcher, batcher, server, events, signals)
+            _loop(session, project_loader, watcher, batcher, serving, events, signals)
         except KeyboardInterrupt:
             stop.set()
     if verbosity >= 2:
@@ -352,7 +296,7 @@ def _loop(
     project_loader: Callable[[], Any],
     watcher: RootWatcher,
     batcher: ChangeBatcher,
-    server: DevServer | None,
+    serving: Serving | None,
     events: queue.SimpleQueue[Any],
     signals: _Signals,
 ) -> None:
@@ -372,7 +316,7 @@ def _loop(
         batch = batcher.pop_ready()
         if batch is not None and not signals.stop.is_set():
             with signals.interruptible_section():
-                _handle(batch, session, project_loader, watcher, batcher, server)
+                _handle(batch, session, project_loader, watcher, batcher, serving)
 
 
 def _handle(
@@ -381,7 +325,7 @@ def _handle(
     project_loader: Callable[[], Any],
     watcher: RootWatcher,
     batcher: ChangeBatcher,
-    server: DevServer | None,
+    serving: Serving | None,
 ) -> None:
     if batch.spec_changed and session.reload(project_loader):
         project = session.project
@@ -393,15 +337,8 @@ def _handle(
             ignore_roots=_ignore_roots(project),
             ignore_patterns=project.ignore_patterns,
         )
-        destination = local_destination(project)
-        if server is not None and isinstance(server.app, StaticFilesApp) and destination:
-            server.app.reconfigure(
-                destination,
-                project.url,
-                served_link_roots(project),
-                ignore=project.ignore_patterns,
-                manifest=manifest_name(project),
-            )
+        if serving is not None:
+            serving.follow(project)
         return  # the full apply covered the paths of this batch too
     if batch.paths:
         session.reapply(batch.paths)

@@ -209,6 +209,34 @@ def test_serving_is_refused_without_debug_or_insecure(tmp_path: Path) -> None:
         assert daemon.get("a.css") == (200, b"a")
 
 
+def test_turning_debug_off_stops_serving_until_it_is_back_on(spec: Path) -> None:
+    """Django's rule holds for the whole run: the port stays, requests get a 503."""
+    with Daemon(spec, serve=True) as daemon:
+        host, port = daemon.address
+        assert daemon.get("css/base.css") == (200, b"body{}")
+        write_spec(spec, debug=False)
+        line = daemon.wait_out("Stopped serving static files", "err")
+        assert line == (
+            "Stopped serving static files (requests get 503): the spec has 'debug: false'; "
+            "set 'debug: true' or restart with --insecure."
+        )
+        reply = fetch(host, port, "/static/css/base.css")
+        assert reply.status == 503 and reply.header("Cache-Control") == "no-store"
+        assert reply.body.decode().startswith("Not serving static files: the spec has 'debug")
+        assert reply.body.count(b"\n") == 1
+        write_spec(spec, debug=True)
+        wait_until(lambda: sum("Serving static files at" in line for line in daemon.out) == 2)
+        assert daemon.get("css/base.css") == (200, b"body{}")
+
+
+def test_with_insecure_turning_debug_off_keeps_serving(spec: Path) -> None:
+    with Daemon(spec, serve=True, insecure=True) as daemon:
+        write_spec(spec, debug=False)
+        daemon.wait_out("Reloaded")
+        assert daemon.get("css/base.css") == (200, b"body{}")
+        assert daemon.err == []
+
+
 def test_busy_address_fails_before_the_first_apply(spec: Path) -> None:
     from staticbuild.server import start_server
 

@@ -22,7 +22,7 @@ from staticbuild.finders import IgnoreMatcher
 from staticbuild.project import DEFAULT_IGNORE_PATTERNS
 from staticbuild.server.guard import DEFAULT_IGNORE, resolve_request_path
 from staticbuild.server.hashed import ManifestNames
-from staticbuild.server.responder import not_found, respond
+from staticbuild.server.responder import Response, not_found, respond, text_response
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
@@ -36,6 +36,8 @@ class StartResponse(Protocol):
 
 
 WSGIEnvironment = dict[str, Any]
+#: a refusal may end at the next spec edit: no cache may keep it
+NO_STORE = ("Cache-Control", "no-store")
 WSGIApplication = Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]
 
 
@@ -56,6 +58,8 @@ class ServeConfig:
     ignore: IgnoreMatcher = DEFAULT_IGNORE
     #: manifest storage: the hashed names that may be cached for a year
     hashed: ManifestNames | None = None
+    #: why nothing is served for now (a spec edit turned ``debug`` off), or None
+    refusal: str | None = None
 
 
 def _config(
@@ -64,11 +68,12 @@ def _config(
     allowed_roots: Sequence[Path],
     ignore: Sequence[str],
     manifest: str | None,
+    refusal: str | None = None,
 ) -> ServeConfig:
     destination = Path(destination)
     hashed = ManifestNames(destination, manifest) if manifest else None
-    matcher = IgnoreMatcher(ignore)
-    return ServeConfig(destination, url_prefix(url), tuple(allowed_roots), matcher, hashed)
+    roots = tuple(allowed_roots)
+    return ServeConfig(destination, url_prefix(url), roots, IgnoreMatcher(ignore), hashed, refusal)
 
 
 class StaticFilesApp:
@@ -102,10 +107,15 @@ class StaticFilesApp:
         *,
         ignore: Sequence[str] = DEFAULT_IGNORE_PATTERNS,
         manifest: str | None = None,
+        refusal: str | None = None,
     ) -> None:
-        """Serve another destination/prefix from the next request on (a spec edit)."""
+        """Serve another destination/prefix from the next request on (a spec edit).
+
+        With ``refusal`` (a reason, such as ``debug`` turned off) every request under the
+        prefix gets a 503 that says it, until a later call without one.
+        """
         with self._lock:
-            self.config = _config(destination, url, allowed_roots, ignore, manifest)
+            self.config = _config(destination, url, allowed_roots, ignore, manifest, refusal)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         config = self.config  # one read: a concurrent reconfigure cannot mix two configs
@@ -114,17 +124,11 @@ class StaticFilesApp:
             if self.fallback is not None:
                 return self.fallback(environ, start_response)
             response = not_found()
+        elif config.refusal is not None:
+            text = f"Not serving static files: {config.refusal}.\n"
+            response = text_response("503 Service Unavailable", text, [NO_STORE])
         else:
-            name = full_path[len(config.prefix) :]
-            resolve = partial(
-                resolve_request_path,
-                config.destination,
-                allowed_roots=config.allowed_roots,
-                ignore=config.ignore,
-            )
-            immutable = config.hashed is not None and config.hashed.is_hashed(name)
-            method = environ.get("REQUEST_METHOD", "GET")
-            response = respond(method, name, environ, resolve, immutable=immutable)
+            response = _serve(config, full_path[len(config.prefix) :], environ)
         start_response(response.status, response.headers)
         if environ.get("REQUEST_METHOD") == "HEAD":
             # A HEAD answer never has a body, whatever its status (RFC 9110 §9.3.2);
@@ -132,6 +136,18 @@ class StaticFilesApp:
             response.close()
             return ()
         return response.body
+
+
+def _serve(config: ServeConfig, name: str, environ: WSGIEnvironment) -> Response:
+    resolve = partial(
+        resolve_request_path,
+        config.destination,
+        allowed_roots=config.allowed_roots,
+        ignore=config.ignore,
+    )
+    immutable = config.hashed is not None and config.hashed.is_hashed(name)
+    method = environ.get("REQUEST_METHOD", "GET")
+    return respond(method, name, environ, resolve, immutable=immutable)
 
 
 def _wsgi_text(value: str) -> str | None:
