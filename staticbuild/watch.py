@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
@@ -39,6 +40,8 @@ from staticbuild.watch_serve import ServedProject, Serving, local_destination, s
 POLL = 0.25
 #: How many changed paths a re-apply line names before "and N more".
 SHOWN = 3
+#: How long a failed re-apply waits for the watcher's news of changes made meanwhile.
+SETTLE = 0.05
 
 
 class ProjectLike(ServedProject, Protocol):
@@ -151,6 +154,8 @@ class _Session:
         self.retry: frozenset[Path] = frozenset()
         self.needs_full = True
         self._shown: set[str] = set()
+        #: whether changes made during the last apply are waiting (set by run_watch)
+        self.changes_pending: Callable[[], bool] = lambda: False
 
     def _warn(self, warnings: Sequence[str]) -> None:
         """Print the last plan's warnings, as plan and apply do; one that every
@@ -192,7 +197,17 @@ class _Session:
             result = self.builder.apply(plan)
         except StaticbuildError as exc:
             self.retry = paths
-            self.err_echo(f"Error: {exc}\nStill watching; the last good output is kept.")
+            # The loop is the "again": the next change retries what failed.
+            message = str(exc).removesuffix("; run apply again")
+            if self.changes_pending():
+                # A file was still being written (a big cp -r): the next batch retries.
+                if self.verbosity >= 2:
+                    self.echo(f"Re-apply met a change in progress; retrying: {message}")
+                return
+            self.err_echo(
+                f"Error: {message}\nStill watching; the last good output is kept, "
+                "and the next change retries."
+            )
             return
         self.retry = frozenset()
         written = list(result.changed_paths)
@@ -278,6 +293,7 @@ def run_watch(
                 ignore_patterns=project.ignore_patterns,
                 debounce=debounce,
             )
+            session.changes_pending = partial(_changes_pending, events, batcher)
             # Printed only now: once this line is out, every later write is seen.
             if server is not None:
                 echo(f"Serving static files at {server.url}")
@@ -289,6 +305,18 @@ def run_watch(
     if verbosity >= 2:
         echo("Stopped.")
     return 0
+
+
+def _changes_pending(events: queue.SimpleQueue[Any], batcher: ChangeBatcher) -> bool:
+    """Take in what the watcher saw meanwhile (briefly waiting for it); True if a batch is
+    on its way. Our own writes to the destination are filtered out by the batcher."""
+    deadline = time.monotonic() + SETTLE
+    while batcher.time_until_ready() is None:
+        try:
+            batcher.add(events.get(timeout=max(0.0, deadline - time.monotonic())))
+        except queue.Empty:
+            return False
+    return True
 
 
 def _loop(

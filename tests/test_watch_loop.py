@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from staticbuild.errors import ServeError
+from staticbuild.errors import ApplyError, ServeError
 from staticbuild.watch import run_watch
 from tests.server_fixtures import fetch, no_leaked_threads, wait_until, write
 from tests.watch_fakes import FakeBuilder, FakeProject, load_fake_project
@@ -280,6 +280,36 @@ def test_failed_reapply_keeps_serving_and_is_retried(spec: Path) -> None:
         write(base, "fixed")
         wait_until(lambda: daemon.get("css/base.css") == (200, b"fixed"))
         assert daemon.get("other.css") == (200, b"o")
+
+
+class Racing(FakeBuilder):
+    """Its first re-apply finds a source still being written, as during a big cp -r."""
+
+    raced = False
+
+    def apply(self, plan: Any) -> Any:
+        if self.plans[-1] is not None and not Racing.raced:
+            Racing.raced = True
+            write(self.project.watch_roots[0] / "css/base.css", "copied in full")
+            raise ApplyError("source file 'css/base.css' changed during apply; run apply again")
+        return super().apply(plan)
+
+
+def test_a_change_in_progress_is_retried_quietly(spec: Path) -> None:
+    Racing.raced = False
+    with Daemon(spec, factory=Racing) as daemon:
+        write(spec.parent / "assets/css/base.css", "half copied")
+        daemon.wait_out("Re-applied")
+        assert (spec.parent / "build/static/css/base.css").read_text() == "copied in full"
+        assert Racing.raced and daemon.err == []
+
+
+def test_a_failed_reapply_says_the_next_change_retries(spec: Path) -> None:
+    with Daemon(spec) as daemon:
+        write(spec.parent / "assets/css/base.css", "FAIL")
+        assert daemon.wait_out("Error:", "err").endswith(
+            "Still watching; the last good output is kept, and the next change retries."
+        )
 
 
 def test_a_root_that_appears_later_is_watched(spec: Path) -> None:
