@@ -12,6 +12,7 @@ SB-E020    an s3:// destination that is not a valid bucket URL
 SB-E021    link: true with an s3:// destination (a bucket holds no symlinks)
 SB-E022    s3 settings with a destination that is not s3://
 SB-E023    an s3 endpoint_url or region that cannot be one (checked in spec.py)
+SB-E024    a manifest_name that leaves the destination (checked in spec.py)
 SB-W001    an app has no static/ folder (nothing to collect from it)
 SB-W002    a folder is listed twice
 SB-W010    (watch) a source folder does not exist yet: it is watched for

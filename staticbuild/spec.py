@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from staticbuild.errors import SpecError
+from staticbuild.project import STATE_DIR_NAME
 
 SPEC_NAME = "staticbuild.yaml"
 #: Aliases may repeat nodes; past this many expanded nodes a spec is refused (billion laughs).
@@ -128,6 +129,29 @@ class StorageSpec(_Model):
     compress_skip_extensions: tuple[str, ...] | None = Field(
         None, description="Extensions never compressed (default: WhiteNoise's list)."
     )
+
+    @field_validator("manifest_name")
+    @classmethod
+    def _manifest_name_stays_inside(cls, value: str) -> str:
+        # The manifest is written into the destination under this name: a name that could
+        # leave it, or land in the state folder, is refused as Django refuses it
+        # (SuspiciousFileOperation from FileSystemStorage.path).
+        parts = value.split("/")
+        if value.startswith("/"):
+            why = "is absolute"
+        elif "\\" in value or "\0" in value:
+            why = "contains a backslash or NUL byte"
+        elif any(part in ("", ".", "..") for part in parts):
+            why = "has '..', '.' or empty parts"
+        elif parts[0] == STATE_DIR_NAME:
+            why = f"is inside staticbuild's state folder {STATE_DIR_NAME}/"
+        else:
+            return value
+        raise _problem(
+            "SB-E024",
+            f"manifest_name {value!r} {why}; it must be a plain relative path inside the "
+            "destination, like 'staticfiles.json'",
+        )
 
     @field_validator("compress", mode="before")
     @classmethod

@@ -90,6 +90,47 @@ def test_bad_spec_is_refused(run_cli: RunCli, tmp_path: Path, case: str, command
     assert not (tmp_path / ".staticbuild").exists()
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../precious.txt",
+        "../staticbuild.yaml",
+        "/abs/x.json",
+        "a/../../x.json",
+        "./m.json",
+        "a//m.json",
+        "a\\m.json",
+        "m\0.json",
+        ".staticbuild/m.json",
+    ],
+)
+def test_manifest_name_must_stay_inside_the_destination(
+    run_cli: RunCli, tmp_path: Path, name: str
+) -> None:
+    write(tmp_path / "proj/assets/a.css", "a")
+    write(tmp_path / "proj/precious.txt", "precious")
+    spec = write(
+        tmp_path / "proj/staticbuild.yaml",
+        GOOD + f"storage:\n  kind: manifest\n  manifest_name: {json.dumps(name)}\n",
+    )
+    before = tree(tmp_path)
+    result = run_cli("-f", spec, "apply", "--no-input")
+    assert result.exit_code == 1, result.output
+    assert f"{spec}:6:3: storage.manifest_name: " in result.stderr
+    assert "[SB-E024]" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert tree(tmp_path) == before
+
+
+def test_manifest_name_may_be_in_a_sub_folder(run_cli: RunCli, tmp_path: Path) -> None:
+    write(tmp_path / "assets/a.css", "a")
+    spec = write(
+        tmp_path / "staticbuild.yaml",
+        GOOD + "storage: {kind: manifest, manifest_name: meta/manifest.json}\n",
+    )
+    assert run_cli("-f", spec, "apply", "--no-input").exit_code == 0
+    assert "a.css" in (tmp_path / "out/meta/manifest.json").read_text()
+
+
 def test_all_problems_reported_at_once(run_cli: RunCli, tmp_path: Path) -> None:
     spec = write(
         tmp_path / "staticbuild.yaml",
