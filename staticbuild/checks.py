@@ -117,14 +117,14 @@ def check_spec(loaded: LoadedSpec, *, missing_sources_ok: bool = False) -> Resol
             )
         roots.append(Root(str(static), "", label, "app"))
     for i, root in enumerate(roots):
-        if not bucket and _overlaps(Path(destination), Path(root.path)):
+        if not bucket and _overlaps(destination, root.path):
             key = ("sources", i) if root.kind == "source" else ("apps", i - len(spec.sources))
             errors.append(
                 loaded.problem(
                     ("destination",),
                     "SB-E012",
-                    f"destination {destination!r} overlaps the searched folder {root.path!r} "
-                    f"({_dotted(key)})",
+                    f"destination {destination!r}{_resolves_to(destination)} overlaps the "
+                    f"searched folder {root.path!r}{_resolves_to(root.path)} ({_dotted(key)})",
                     "collect to a folder outside every source and app",
                 )
             )
@@ -183,8 +183,23 @@ def locate_package(name: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _overlaps(a: Path, b: Path) -> bool:
-    return a == b or a.is_relative_to(b) or b.is_relative_to(a)
+def _overlaps(destination: str, folder: str) -> bool:
+    """Whether the two are, contain or lie inside each other, as written or with symlinks
+    resolved: a destination reached through a symlink into a source would turn the
+    source's files into links to themselves, and ``clear`` would delete them. A
+    destination that does not exist yet resolves through its nearest existing parent."""
+    for a, b in (
+        (Path(destination), Path(folder)),
+        (Path(os.path.realpath(destination)), Path(os.path.realpath(folder))),
+    ):
+        if a == b or a.is_relative_to(b) or b.is_relative_to(a):
+            return True
+    return False
+
+
+def _resolves_to(path: str) -> str:
+    real = os.path.realpath(path)
+    return f" (through symlinks: {real!r})" if real != path else ""
 
 
 def _label(path: str, prefix: str) -> str:

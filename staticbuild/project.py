@@ -108,6 +108,9 @@ class _CachedProject(msgspec.Struct):
     folders: dict[str, bool]  # every resolved folder and whether it existed
     #: the interpreter's search path (a digest), when ``package:`` apps were found on it
     search_path: str = ""
+    #: every folder and the destination with symlinks resolved: a symlink made since can
+    #: make the destination overlap a source (SB-E012)
+    resolved: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 #: Entries kept in the cache: ``staticbuild`` and ``python -m staticbuild`` (or two
@@ -132,6 +135,13 @@ def _search_path(project: Project) -> str:
     import sys
 
     return hashlib.sha256(repr(sys.path).encode()).hexdigest()
+
+
+def _resolved(project: Project) -> dict[str, str]:
+    paths = [r.path for r in project.roots]
+    if not project.destination.startswith("s3://"):
+        paths.append(project.destination)
+    return {path: os.path.realpath(path) for path in paths}
 
 
 def _cache_file(spec_file: Path) -> Path:
@@ -161,13 +171,17 @@ def _from_cache(spec_file: Path, raw: bytes, overrides: Overrides) -> Project | 
             continue
         if any(os.path.isdir(folder) != existed for folder, existed in cached.folders.items()):
             continue
+        if cached.resolved != _resolved(cached.project):
+            continue
         return cached.project
     return None
 
 
 def _to_cache(spec_file: Path, raw: bytes, overrides: Overrides, project: Project) -> None:
     folders = {r.path: os.path.isdir(r.path) for r in project.roots}
-    entry = _CachedProject(_cache_key(raw, overrides), project, folders, _search_path(project))
+    entry = _CachedProject(
+        _cache_key(raw, overrides), project, folders, _search_path(project), _resolved(project)
+    )
     others = [
         e
         for e in _cached_entries(spec_file)

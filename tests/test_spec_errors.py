@@ -131,6 +131,60 @@ def test_manifest_name_may_be_in_a_sub_folder(run_cli: RunCli, tmp_path: Path) -
     assert "a.css" in (tmp_path / "out/meta/manifest.json").read_text()
 
 
+# (symlink made in the project -> its target, destination, extra spec keys)
+SYMLINKED_OVERLAPS = {
+    "destination is a symlink to the source": ("public", "assets", "public", "link: true\n"),
+    "destination is a symlink into a source folder": (
+        "public",
+        "assets/sub",
+        "public",
+        "clear: true\n",
+    ),
+    "destination below a symlinked parent": ("alink", "assets", "alink/build", ""),
+    "destination reached through a symlink into an app's static folder": (
+        "appstatic",
+        "app/static",
+        "appstatic/build",
+        "apps: [{path: app}]\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SYMLINKED_OVERLAPS))
+def test_destination_overlapping_a_source_through_symlinks_is_refused(
+    run_cli: RunCli, tmp_path: Path, case: str
+) -> None:
+    link, target, destination, extra = SYMLINKED_OVERLAPS[case]
+    write(tmp_path / "assets/a.css", "a")
+    write(tmp_path / "assets/sub/b.css", "b")
+    write(tmp_path / "app/static/c.css", "c")
+    (tmp_path / link).symlink_to(target)
+    spec = write(
+        tmp_path / "staticbuild.yaml",
+        f"version: 1\ndestination: {destination}\nsources: [assets]\n{extra}",
+    )
+    before = tree(tmp_path)
+    result = run_cli("-f", spec, "apply", "--no-input")
+    assert result.exit_code == 1, result.output
+    assert f"{spec}:2:1: destination: " in result.stderr and "[SB-E012]" in result.stderr
+    assert "through symlinks" in result.stderr
+    assert tree(tmp_path) == before
+
+
+def test_a_symlink_made_after_an_apply_is_noticed(run_cli: RunCli, tmp_path: Path) -> None:
+    """The validated spec is cached; a destination replaced by a symlink into a source
+    since then must still be refused, not collected into."""
+    write(tmp_path / "assets/a.css", "a")
+    spec = write(tmp_path / "staticbuild.yaml", GOOD + "clear: true\n")
+    assert run_cli("-f", spec, "apply", "--no-input").exit_code == 0
+    (tmp_path / "out/a.css").unlink()
+    (tmp_path / "out").rmdir()
+    (tmp_path / "out").symlink_to("assets")
+    result = run_cli("-f", spec, "apply", "--no-input")
+    assert result.exit_code == 1 and "[SB-E012]" in result.stderr
+    assert (tmp_path / "assets/a.css").read_text() == "a"
+
+
 def test_all_problems_reported_at_once(run_cli: RunCli, tmp_path: Path) -> None:
     spec = write(
         tmp_path / "staticbuild.yaml",
