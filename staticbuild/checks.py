@@ -57,6 +57,7 @@ def check_spec(loaded: LoadedSpec, *, missing_sources_ok: bool = False) -> Resol
     if bucket and not errors:
         destination = normal_bucket_url(spec.destination)
     roots: list[Root] = []
+    keys: list[tuple[str | int, ...]] = []  # the spec entry of each root, for messages
     seen: set[tuple[str, str]] = set()
     for i, source in enumerate(spec.source_entries()):
         key: tuple[str | int, ...] = ("sources", i)
@@ -82,6 +83,7 @@ def check_spec(loaded: LoadedSpec, *, missing_sources_ok: bool = False) -> Resol
             warnings.append(loaded.problem(key, "SB-W002", f"{source.path!r} is listed twice"))
         seen.add((source.prefix, str(folder)))
         roots.append(Root(str(folder), source.prefix, _label(source.path, source.prefix), "source"))
+        keys.append(key)
     for i, app in enumerate(spec.apps):
         key = ("apps", i)
         if app.package is not None:
@@ -116,9 +118,9 @@ def check_spec(loaded: LoadedSpec, *, missing_sources_ok: bool = False) -> Resol
                 )
             )
         roots.append(Root(str(static), "", label, "app"))
-    for i, root in enumerate(roots):
+        keys.append(key)
+    for root, key in zip(roots, keys, strict=True):
         if not bucket and _overlaps(destination, root.path):
-            key = ("sources", i) if root.kind == "source" else ("apps", i - len(spec.sources))
             errors.append(
                 loaded.problem(
                     ("destination",),

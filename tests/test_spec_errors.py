@@ -185,6 +185,18 @@ def test_a_symlink_made_after_an_apply_is_noticed(run_cli: RunCli, tmp_path: Pat
     assert (tmp_path / "assets/a.css").read_text() == "a"
 
 
+def test_overlap_names_the_app_after_a_failed_one(run_cli: RunCli, tmp_path: Path) -> None:
+    write(tmp_path / "app2/static/a.css", "a")
+    spec = write(
+        tmp_path / "staticbuild.yaml",
+        "version: 1\ndestination: app2/static/build\napps: [{path: nope}, {path: app2}]\n",
+    )
+    lines = run_cli("-f", spec, "plan").stderr.splitlines()
+    assert any("[SB-E017]" in line and "apps[0].path" in line for line in lines)
+    overlap = next(line for line in lines if "[SB-E012]" in line)
+    assert "(apps[1])" in overlap
+
+
 def test_all_problems_reported_at_once(run_cli: RunCli, tmp_path: Path) -> None:
     spec = write(
         tmp_path / "staticbuild.yaml",
