@@ -13,6 +13,7 @@ SB-E021    link: true with an s3:// destination (a bucket holds no symlinks)
 SB-E022    s3 settings with a destination that is not s3://
 SB-E023    an s3 endpoint_url or region that cannot be one (checked in spec.py)
 SB-E024    a manifest_name that leaves the destination (checked in spec.py)
+SB-E025    the destination holds the spec file or staticbuild's state folder, or is inside it
 SB-W001    an app has no static/ folder (nothing to collect from it)
 SB-W002    a folder is listed twice
 SB-W010    (watch) a source folder does not exist yet: it is watched for
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from staticbuild.bucket import is_bucket_url, normal_bucket_url, parse_bucket_url
-from staticbuild.project import Root
+from staticbuild.project import STATE_DIR_NAME, Root
 from staticbuild.spec import LoadedSpec
 
 
@@ -119,6 +120,8 @@ def check_spec(loaded: LoadedSpec, *, missing_sources_ok: bool = False) -> Resol
             )
         roots.append(Root(str(static), "", label, "app"))
         keys.append(key)
+    if not bucket:
+        errors.extend(_own_files_problems(loaded, destination))
     for root, key in zip(roots, keys, strict=True):
         if not bucket and _overlaps(destination, root.path):
             errors.append(
@@ -186,17 +189,45 @@ def locate_package(name: str) -> Path | None:
 
 
 def _overlaps(destination: str, folder: str) -> bool:
-    """Whether the two are, contain or lie inside each other, as written or with symlinks
-    resolved: a destination reached through a symlink into a source would turn the
-    source's files into links to themselves, and ``clear`` would delete them. A
-    destination that does not exist yet resolves through its nearest existing parent."""
+    """Whether the two are, contain or lie inside each other."""
+    return _inside(destination, folder) or _inside(folder, destination)
+
+
+def _inside(inner: str, outer: str) -> bool:
+    """Whether ``inner`` is or lies inside ``outer``, as written or with symlinks resolved:
+    a destination reached through a symlink into a source would turn the source's files
+    into links to themselves, and ``clear`` would delete them. A path that does not exist
+    yet resolves through its nearest existing parent."""
     for a, b in (
-        (Path(destination), Path(folder)),
-        (Path(os.path.realpath(destination)), Path(os.path.realpath(folder))),
+        (Path(inner), Path(outer)),
+        (Path(os.path.realpath(inner)), Path(os.path.realpath(outer))),
     ):
-        if a == b or a.is_relative_to(b) or b.is_relative_to(a):
+        if a.is_relative_to(b):
             return True
     return False
+
+
+def _own_files_problems(loaded: LoadedSpec, destination: str) -> list[str]:
+    """The destination must not hold the spec or staticbuild's state: ``clear`` would delete
+    them, and a destination inside the state folder would lose its own record each apply."""
+    spec_file = str(loaded.path)
+    state = str(loaded.path.parent / STATE_DIR_NAME)
+    if _inside(spec_file, destination):
+        what = f"contains the spec file {spec_file!r}"
+    elif _inside(destination, state):
+        what = f"is, or is inside, staticbuild's state folder {state!r}"
+    elif _inside(state, destination):
+        what = f"contains staticbuild's state folder {state!r}"
+    else:
+        return []
+    return [
+        loaded.problem(
+            ("destination",),
+            "SB-E025",
+            f"destination {destination!r}{_resolves_to(destination)} {what}",
+            "collect to a folder of its own, like 'build/static'",
+        )
+    ]
 
 
 def _resolves_to(path: str) -> str:

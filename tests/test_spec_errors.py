@@ -185,6 +185,52 @@ def test_a_symlink_made_after_an_apply_is_noticed(run_cli: RunCli, tmp_path: Pat
     assert (tmp_path / "assets/a.css").read_text() == "a"
 
 
+@pytest.mark.parametrize(
+    ("destination", "expected"),
+    [
+        (".", "contains the spec file"),
+        ("..", "contains the spec file"),
+        ("proj_link", "contains the spec file"),
+        (".staticbuild", "is, or is inside, staticbuild's state folder"),
+        (".staticbuild/out", "is, or is inside, staticbuild's state folder"),
+    ],
+)
+def test_destination_may_not_hold_the_spec_or_the_state(
+    run_cli: RunCli, tmp_path: Path, destination: str, expected: str
+) -> None:
+    """With clear, such a destination deleted the spec and the state (or, inside the
+    state folder, its own record at every apply)."""
+    proj = tmp_path / "proj"
+    write(tmp_path / "assets/a.css", "a")
+    write(proj / "notes.txt", "keep")
+    write(proj / ".staticbuild/keep.txt", "keep")
+    (proj / "proj_link").symlink_to(proj)
+    spec = write(
+        proj / "staticbuild.yaml",
+        f"version: 1\ndestination: {destination}\nsources: [../assets]\nclear: true\n",
+    )
+    before = tree(tmp_path)
+    result = run_cli("-f", spec, "apply", "--no-input")
+    assert result.exit_code == 1, result.output
+    assert f"{spec}:2:1: destination: " in result.stderr and "[SB-E025]" in result.stderr
+    assert expected in result.stderr
+    assert tree(tmp_path) == before
+
+
+def test_a_destination_that_contains_the_state_folder_is_refused(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    write(tmp_path / "proj/assets/a.css", "a")
+    spec = write(
+        tmp_path / "proj/conf/staticbuild.yaml",
+        "version: 1\ndestination: ../site\nsources: [../assets]\n",
+    )
+    (tmp_path / "proj/site").mkdir()
+    (tmp_path / "proj/conf/.staticbuild").symlink_to(tmp_path / "proj/site/state")
+    result = run_cli("-f", spec, "apply", "--no-input")
+    assert result.exit_code == 1 and "contains staticbuild's state folder" in result.stderr
+
+
 def test_overlap_names_the_app_after_a_failed_one(run_cli: RunCli, tmp_path: Path) -> None:
     write(tmp_path / "app2/static/a.css", "a")
     spec = write(
