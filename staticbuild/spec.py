@@ -198,6 +198,24 @@ class Spec(_Model):
     def _list_to_tuple(cls, value: Any) -> Any:
         return tuple(value) if isinstance(value, list) else value
 
+    @field_validator("destination")
+    @classmethod
+    def _destination_is_a_folder_or_bucket(cls, value: str) -> str:
+        # Anything else with a scheme would silently become a local folder named 'gs:'.
+        scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", value)
+        if scheme and scheme.group(0) != "s3://":
+            suggestion = (
+                f"did you mean 's3://{value[scheme.end() :]}'?"
+                if scheme.group(1).lower() == "s3"
+                else "write a folder, or s3://bucket/prefix for an S3-API bucket"
+            )
+            raise _problem(
+                "SB-E026",
+                f"destination {value!r} is a {scheme.group(1)}:// URL; only s3:// URLs are "
+                f"supported ({suggestion})",
+            )
+        return value
+
     @field_validator("url")
     @classmethod
     def _url_is_a_prefix(cls, value: str) -> str:

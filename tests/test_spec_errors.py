@@ -67,6 +67,16 @@ BAD_SPECS = {
         5,
     ),
     "not utf-8": (b"version: 1\ndestination: \xff\n", "not UTF-8", None),
+    "upper-case S3 scheme": (
+        "version: 1\ndestination: S3://bucket/x\nsources: [assets]\n",
+        "did you mean 's3://bucket/x'?",
+        2,
+    ),
+    "other URL scheme": (
+        "version: 1\ndestination: gs://bucket/x\nsources: [assets]\n",
+        "is a gs:// URL; only s3:// URLs are supported",
+        2,
+    ),
 }
 
 
