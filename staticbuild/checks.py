@@ -15,6 +15,7 @@ SB-E023    an s3 endpoint_url or region that cannot be one (checked in spec.py)
 SB-E024    a manifest_name that leaves the destination (checked in spec.py)
 SB-E025    the destination holds the spec file or staticbuild's state folder, or is inside it
 SB-E026    a destination URL whose scheme is not s3:// (checked in spec.py)
+SB-E027    a path in the spec with a NUL byte (checked in spec.py)
 SB-W001    an app has no static/ folder (nothing to collect from it)
 SB-W002    a folder is listed twice
 SB-W010    (watch) a source folder does not exist yet: it is watched for

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -41,6 +42,17 @@ def _problem(code: str, message: str) -> PydanticCustomError:
     return PydanticCustomError(code, message.replace("{", "{{").replace("}", "}}"))
 
 
+def _no_nul(value: str) -> str:
+    # The OS ends a path at a NUL byte, and Python's file calls refuse one with a ValueError.
+    if "\0" in value:
+        raise _problem("SB-E027", f"{value!r} contains a NUL byte, which no path may hold")
+    return value
+
+
+#: A path or path part written in the spec.
+PathText = Annotated[str, AfterValidator(_no_nul)]
+
+
 def _source_kind(value: Any) -> str:
     return "str" if isinstance(value, str) else "SourceSpec"
 
@@ -52,8 +64,8 @@ class _Model(BaseModel):
 class SourceSpec(_Model):
     """A folder searched first (Django's STATICFILES_DIRS entry), with an optional prefix."""
 
-    path: str = Field(min_length=1, description="Folder, relative to the spec's folder.")
-    prefix: str = Field("", description="Destination sub-folder its files appear under.")
+    path: PathText = Field(min_length=1, description="Folder, relative to the spec's folder.")
+    prefix: PathText = Field("", description="Destination sub-folder its files appear under.")
 
     @field_validator("prefix")
     @classmethod
@@ -69,7 +81,9 @@ class SourceSpec(_Model):
 class AppSpec(_Model):
     """An app searched after the sources (INSTALLED_APPS): a folder or an installed package."""
 
-    path: str | None = Field(None, min_length=1, description="App folder; its static/ is searched.")
+    path: PathText | None = Field(
+        None, min_length=1, description="App folder; its static/ is searched."
+    )
     package: str | None = Field(
         None,
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$",
@@ -163,12 +177,12 @@ class Spec(_Model):
     """The whole ``staticbuild.yaml``."""
 
     version: Literal[1]
-    destination: str = Field(min_length=1, description="Folder or s3://bucket/prefix.")
+    destination: PathText = Field(min_length=1, description="Folder or s3://bucket/prefix.")
     url: str = "/static/"
     debug: bool = False
     sources: tuple[
         Annotated[
-            Annotated[Annotated[str, Field(min_length=1)], Tag("str")]
+            Annotated[Annotated[PathText, Field(min_length=1)], Tag("str")]
             | Annotated[SourceSpec, Tag("SourceSpec")],
             Discriminator(_source_kind),
         ],

@@ -67,6 +67,21 @@ BAD_SPECS = {
         5,
     ),
     "not utf-8": (b"version: 1\ndestination: \xff\n", "not UTF-8", None),
+    "NUL byte in the destination": (
+        'version: 1\ndestination: "d\\0x"\nsources: [assets]\n',
+        "destination: 'd\\x00x' contains a NUL byte",
+        2,
+    ),
+    "NUL byte in a source": (
+        'version: 1\ndestination: out\nsources: ["as\\0sets"]\n',
+        "sources[0]: 'as\\x00sets' contains a NUL byte",
+        3,
+    ),
+    "NUL byte in a prefix": (
+        'version: 1\ndestination: out\nsources: [{path: assets, prefix: "v\\0"}]\n',
+        "sources[0].prefix: 'v\\x00' contains a NUL byte",
+        3,
+    ),
     "upper-case S3 scheme": (
         "version: 1\ndestination: S3://bucket/x\nsources: [assets]\n",
         "did you mean 's3://bucket/x'?",
