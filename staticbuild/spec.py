@@ -212,6 +212,16 @@ class Spec(_Model):
     def _list_to_tuple(cls, value: Any) -> Any:
         return tuple(value) if isinstance(value, list) else value
 
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_is_an_integer(cls, value: Any) -> Any:
+        # Literal[1] takes True and 1.0 too (they equal 1); the JSON Schema does not.
+        if isinstance(value, bool | float):
+            raise _problem(
+                "SB-E002", f"unsupported version {value!r}; this staticbuild reads version 1"
+            )
+        return value
+
     @field_validator("destination")
     @classmethod
     def _destination_is_a_folder_or_bucket(cls, value: str) -> str:

@@ -26,6 +26,8 @@ BAD_SPECS = {
     "wrong type": (GOOD + "link: maybe\n", "link:", 4),
     "missing destination": ("version: 1\nsources: [assets]\n", "destination: required key", 1),
     "bad version": ("version: 2\ndestination: out\n", "unsupported version 2", 1),
+    "boolean version": ("version: true\ndestination: out\n", "unsupported version True", 1),
+    "float version": ("version: 1.0\ndestination: out\n", "unsupported version 1.0", 1),
     "destination in a source": (
         "version: 1\ndestination: assets/out\nsources: [assets]\n",
         "overlaps the searched folder",
@@ -326,6 +328,25 @@ def test_demo_spec_is_valid_against_the_schema() -> None:
 
     data = YAML(typ="safe").load((ROOT / "staticbuild.yaml").read_text(encoding="utf-8"))
     jsonschema.validate(data, json.loads(schema_text()))
+
+
+@pytest.mark.parametrize("version", [1, True, "1", 2, None])
+def test_the_models_and_the_schema_agree_on_version(version: object) -> None:
+    """(1.0 is an integer to JSON Schema; the models, strict, refuse it as they refuse a
+    float for every integer key — see test_bad_spec_is_refused.)"""
+    import jsonschema
+    from pydantic import ValidationError
+
+    from staticbuild.spec import Spec
+
+    document = {"version": version, "destination": "out"}
+    try:
+        Spec.model_validate(document)
+        models = True
+    except ValidationError:
+        models = False
+    schema = jsonschema.Draft202012Validator(json.loads(schema_text())).is_valid(document)
+    assert models == schema == (version == 1 and type(version) is int)
 
 
 def test_the_spec_is_validated_in_a_child_and_its_errors_reported_here(tmp_path: Path) -> None:
