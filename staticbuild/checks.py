@@ -4,10 +4,10 @@ Each problem has a stable id and a hint; all are collected before any is reporte
 user fixes a spec in one round. Errors (``SB-E``) stop the run; warnings (``SB-W``) print.
 
 =========  =========================================================
-SB-E010    a source folder does not exist
+SB-E010    a source folder does not exist or is not a folder
 SB-E012    the destination is, contains, or is inside a searched folder
 SB-E013    an app package is not installed
-SB-E017    an app folder does not exist
+SB-E017    an app folder does not exist or is not a folder
 SB-E020    an s3:// destination that is not a valid bucket URL
 SB-E021    link: true with an s3:// destination (a bucket holds no symlinks)
 SB-E022    s3 settings with a destination that is not s3://
@@ -16,6 +16,7 @@ SB-E024    a manifest_name that leaves the destination (checked in spec.py)
 SB-E025    the destination holds the spec file or staticbuild's state folder, or is inside it
 SB-E026    a destination URL whose scheme is not s3:// (checked in spec.py)
 SB-E027    a path in the spec with a NUL byte (checked in spec.py)
+SB-E028    an app package that is a plain module (it has no folder for static/)
 SB-W001    an app has no static/ folder (nothing to collect from it)
 SB-W002    a folder is listed twice
 SB-W010    (watch) a source folder does not exist yet: it is watched for
@@ -27,6 +28,7 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,7 +67,8 @@ def check_spec(loaded: LoadedSpec, *, missing_sources_ok: bool = False) -> Resol
     for i, source in enumerate(spec.source_entries()):
         key: tuple[str | int, ...] = ("sources", i)
         folder = Path(os.path.normpath(base / source.path))
-        if not folder.is_dir() and missing_sources_ok:
+        why = _not_a_folder(folder)
+        if why and missing_sources_ok and not os.path.lexists(folder):
             warnings.append(
                 loaded.problem(
                     key,
@@ -73,12 +76,12 @@ def check_spec(loaded: LoadedSpec, *, missing_sources_ok: bool = False) -> Resol
                     f"source folder {str(folder)!r} does not exist yet; collected once it does",
                 )
             )
-        elif not folder.is_dir():
+        elif why:
             errors.append(
                 loaded.problem(
                     key,
                     "SB-E010",
-                    f"source folder {str(folder)!r} does not exist",
+                    f"source folder {str(folder)!r} {why}",
                     "create it or remove the entry",
                 )
             )
@@ -92,32 +95,27 @@ def check_spec(loaded: LoadedSpec, *, missing_sources_ok: bool = False) -> Resol
         if app.package is not None:
             package_dir = locate_package(app.package)
             if package_dir is None:
-                errors.append(
-                    loaded.problem(
-                        (*key, "package"),
-                        "SB-E013",
-                        f"package {app.package!r} is not installed",
-                        f"pip install it, or check the name (Python {_python_version()})",
-                    )
-                )
+                errors.append(_missing_package(loaded, (*key, "package"), app.package))
                 continue
             label = f"package:{app.package}/static"
         else:
             assert app.path is not None
             package_dir = Path(os.path.normpath(base / app.path))
-            if not package_dir.is_dir():
+            why = _not_a_folder(package_dir)
+            if why:
                 errors.append(
                     loaded.problem(
-                        (*key, "path"), "SB-E017", f"app folder {str(package_dir)!r} does not exist"
+                        (*key, "path"), "SB-E017", f"app folder {str(package_dir)!r} {why}"
                     )
                 )
                 continue
             label = f"{app.path.rstrip('/')}/static"
         static = package_dir / "static"
-        if not static.is_dir():
+        why = _not_a_folder(static)
+        if why:
             warnings.append(
                 loaded.problem(
-                    key, "SB-W001", f"{label!r} does not exist; nothing is collected from this app"
+                    key, "SB-W001", f"{label!r} {why}; nothing is collected from this app"
                 )
             )
         roots.append(Root(str(static), "", label, "app"))
@@ -168,6 +166,41 @@ def _bucket_problems(loaded: LoadedSpec, bucket: bool) -> list[str]:
             )
         )
     return problems
+
+
+def _not_a_folder(path: Path) -> str:
+    """What keeps ``path`` from being searched as a folder ('' if nothing does)."""
+    try:
+        is_folder = stat.S_ISDIR(path.stat().st_mode)
+    except FileNotFoundError:
+        return "is a symlink to nothing" if path.is_symlink() else "does not exist"
+    except NotADirectoryError:
+        return "does not exist (a parent of it is a file)"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    return "" if is_folder else "is a file, not a folder"
+
+
+def _missing_package(loaded: LoadedSpec, key: tuple[str | int, ...], name: str) -> str:
+    """SB-E013, or SB-E028 when the name is a plain module, which has no folder of its own."""
+    try:
+        module = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        module = None
+    if module is None:
+        return loaded.problem(
+            key,
+            "SB-E013",
+            f"package {name!r} is not installed",
+            f"pip install it, or check the name (Python {_python_version()})",
+        )
+    where = f" ({module.origin})" if module.origin and os.path.isabs(module.origin) else ""
+    return loaded.problem(
+        key,
+        "SB-E028",
+        f"{name!r} is a module{where}, not a package: it has no folder to hold a static/ folder",
+        "name the package that holds its static/ folder, or give the app as path:",
+    )
 
 
 def locate_package(name: str) -> Path | None:

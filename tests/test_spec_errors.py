@@ -48,6 +48,21 @@ BAD_SPECS = {
         "source folder",
         3,
     ),
+    "source is a file": (
+        "version: 1\ndestination: out\nsources: [assets/a.css]\n",
+        "a.css' is a file, not a folder [SB-E010]",
+        3,
+    ),
+    "app path is a file": (
+        GOOD + "apps: [{path: assets/a.css}]\n",
+        "a.css' is a file, not a folder [SB-E017]",
+        4,
+    ),
+    "app package is a plain module": (
+        GOOD + "apps:\n  - package: json.decoder\n",
+        "'json.decoder' is a module (",
+        5,
+    ),
     "empty file": ("", "the spec is empty", 1),
     "unknown storage": (GOOD + "storage: {kind: s3fs}\n", "storage.kind", 4),
     "unknown compression": (GOOD + "storage: {compress: [gzip, zstd]}\n", "storage.compress[1]", 4),
