@@ -167,7 +167,7 @@ class StorageSpec(_Model):
             "destination, like 'staticfiles.json'",
         )
 
-    @field_validator("compress", mode="before")
+    @field_validator("compress", "compress_skip_extensions", mode="before")
     @classmethod
     def _list_to_tuple(cls, value: Any) -> Any:
         return tuple(value) if isinstance(value, list) else value

@@ -27,6 +27,7 @@ from staticbuild.storage.encodings import (
     is_effective,
     wants_compression,
 )
+from tests.conftest import RunCli, make_spec, write
 
 BOTH = CompressOptions(encodings=("gzip", "br"))
 CSS = b"body { color: red; background: url(../img/x.png); }\n" * 200
@@ -330,3 +331,17 @@ def test_an_apply_that_tidies_the_cache_writes_whole_siblings(tmp_path: Path) ->
     for name in ("js/app.js", "css/site.css"):
         sibling = (tmp_path / "out" / f"{name}.gz").read_bytes()
         assert gzip_module.decompress(sibling) == (tmp_path / "out" / name).read_bytes()
+
+
+def test_skip_extensions_from_the_spec(run_cli: RunCli, tmp_path: Path) -> None:
+    """compress_skip_extensions is written as a YAML list, and honoured."""
+    write(tmp_path / "assets/a.css", CSS)
+    write(tmp_path / "assets/b.js", CSS)
+    spec = make_spec(
+        tmp_path,
+        "sources: [assets]\nstorage:\n  compress: [gzip]\n  compress_skip_extensions: [css]\n",
+    )
+    result = run_cli("-f", spec, "apply", "--no-input")
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "out/a.css.gz").exists()
+    assert (tmp_path / "out/b.js.gz").exists()
