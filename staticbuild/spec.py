@@ -399,9 +399,8 @@ def _to_plain(node: Any, key: KeyPath, positions: dict[KeyPath, tuple[int, int]]
                     positions[child] = (line + 1, col + 1)
                 except (KeyError, TypeError):
                     pass
-            out[str(k) if not isinstance(k, str | int | bool) or isinstance(k, bool) else k] = (
-                _to_plain(v, child, positions)
-            )
+            # every key as a string: a key like '1:' is then an unknown key, found on its line
+            out[str(k)] = _to_plain(v, child, positions)
         return out
     if isinstance(node, list):
         lc = getattr(node, "lc", None)
@@ -448,18 +447,57 @@ def _format_validation_error(
     key = _clean_loc(err["loc"])
     kind = err["type"]
     code = kind if kind.startswith("SB-") else "SB-E002"
+    hint = ""
     if kind == "extra_forbidden":
         message = f"unknown key {str(key[-1])!r}"
         hint = "see schema/staticbuild.schema.json for the keys a spec may have"
     elif kind == "missing":
         message = "required key is missing"
-        hint = ""
-    else:
+    elif kind == "literal_error" and key == ("version",):
+        message = f"unsupported version {err.get('input')!r}; this staticbuild reads version 1"
+    elif kind.startswith("SB-"):
         message = err["msg"]
-        hint = ""
-        if kind == "literal_error" and key == ("version",):
-            message = f"unsupported version {err.get('input')!r}; this staticbuild reads version 1"
+    elif kind in ("string_too_short", "too_short"):
+        message = "must not be empty"
+    else:
+        message = f"{_expected(key, kind, err['msg'])}, got {_shown(err.get('input'))}"
     return format_problem(path, _locate(positions, key), key, code, message, hint)
+
+
+#: pydantic's wording for a value of the wrong kind, in the spec's own terms.
+_EXPECTED = {
+    "string_type": "expected a string",
+    "bool_type": "expected true or false",
+    "int_type": "expected a whole number",
+    "tuple_type": "expected a list",
+    "list_type": "expected a list",
+    "model_type": "expected a mapping of keys",
+    "dict_type": "expected a mapping of keys",
+    "string_pattern_mismatch": "expected a dotted Python package name, like 'django.contrib.admin'",
+}
+
+
+def _expected(key: KeyPath, kind: str, pydantic_message: str) -> str:
+    if kind in ("model_type", "dict_type") and len(key) == 2 and key[0] == "apps":
+        return "expected {path: ...} or {package: ...}"
+    if kind in ("model_type", "dict_type") and len(key) == 2 and key[0] == "sources":
+        return "expected a folder or {path: ..., prefix: ...}"
+    if kind in _EXPECTED:
+        return _EXPECTED[kind]
+    return pydantic_message.replace("Input should be", "must be", 1)
+
+
+def _shown(value: Any) -> str:
+    """A value as the spec wrote it, short."""
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "nothing (null)"
+    return repr(value)
 
 
 def _clean_loc(loc: Sequence[str | int]) -> KeyPath:

@@ -112,6 +112,47 @@ BAD_SPECS = {
 }
 
 
+# (spec text after "version: 1\n", the message line after the file name)
+IN_USER_TERMS = [
+    (
+        "destination: out\napps: [assets]\n",
+        "3:8: apps[0]: expected {path: ...} or {package: ...}, got 'assets' [SB-E002]",
+    ),
+    (
+        "destination: out\nsources: [123]\n",
+        "3:11: sources[0]: expected a folder or {path: ..., prefix: ...}, got 123 [SB-E002]",
+    ),
+    (
+        "destination: out\nsources: assets\n",
+        "3:1: sources: expected a list, got 'assets' [SB-E002]",
+    ),
+    ("destination: out\n1: x\n", "3:1: 1: unknown key '1' [SB-E002]"),
+    (
+        "destination: out\nstorage: []\n",
+        "3:1: storage: expected a mapping of keys, got a list [SB-E002]",
+    ),
+    (
+        "destination: out\nlink: ~\n",
+        "3:1: link: expected true or false, got nothing (null) [SB-E002]",
+    ),
+    ("destination: out\nsources: ['']\n", "3:11: sources[0]: must not be empty [SB-E002]"),
+    (
+        "destination: out\nstorage: {kind: Manifest}\n",
+        "3:11: storage.kind: must be 'filesystem' or 'manifest', got 'Manifest' [SB-E002]",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), IN_USER_TERMS)
+def test_type_errors_are_told_in_the_spec_s_terms(
+    run_cli: RunCli, tmp_path: Path, text: str, expected: str
+) -> None:
+    spec = write(tmp_path / "staticbuild.yaml", "version: 1\n" + text)
+    result = run_cli("-f", spec, "plan")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0].startswith(f"Error: {spec}:{expected}")
+
+
 @pytest.mark.parametrize("command", ["plan", "apply"])
 @pytest.mark.parametrize("case", sorted(BAD_SPECS))
 def test_bad_spec_is_refused(run_cli: RunCli, tmp_path: Path, case: str, command: str) -> None:
