@@ -17,6 +17,7 @@ SB-E025    the destination holds the spec file or staticbuild's state folder, or
 SB-E026    a destination URL whose scheme is not s3:// (checked in spec.py)
 SB-E027    a path in the spec with a NUL byte (checked in spec.py)
 SB-E028    an app package that is a plain module (it has no folder for static/)
+SB-E029    the destination is a file or a broken symlink, or cannot be created
 SB-W001    an app has no static/ folder (nothing to collect from it)
 SB-W002    a folder is listed twice
 SB-W010    (watch) a source folder does not exist yet: it is watched for
@@ -122,6 +123,7 @@ def check_spec(loaded: LoadedSpec, *, missing_sources_ok: bool = False) -> Resol
         keys.append(key)
     if not bucket:
         errors.extend(_own_files_problems(loaded, destination))
+        errors.extend(_unusable_destination(loaded, destination))
     for root, key in zip(roots, keys, strict=True):
         if not bucket and _overlaps(destination, root.path):
             errors.append(
@@ -240,6 +242,30 @@ def _inside(inner: str, outer: str) -> bool:
         if a.is_relative_to(b):
             return True
     return False
+
+
+def _unusable_destination(loaded: LoadedSpec, destination: str) -> list[str]:
+    """A destination that is not a folder and cannot become one (apply would fail on it)."""
+    path = Path(destination)
+    if os.path.lexists(path):
+        why = _not_a_folder(path)
+        if why == "is a symlink to nothing":
+            why = f"is a symlink to {os.readlink(path)!r}, which does not exist"
+    else:
+        parent = next(p for p in path.parents if os.path.lexists(p))
+        why = _not_a_folder(parent)
+        if why:
+            why = f"cannot be created: {str(parent)!r} {why}"
+    if not why:
+        return []
+    return [
+        loaded.problem(
+            ("destination",),
+            "SB-E029",
+            f"destination {destination!r} {why}",
+            "collect to a folder, or to a path where one can be made",
+        )
+    ]
 
 
 def _own_files_problems(loaded: LoadedSpec, destination: str) -> list[str]:

@@ -88,7 +88,12 @@ def execute(
         if finals:
             writes = [a for a in writes if a.path not in last]
     early, late, vacated = _making_room(deletes, writes)
-    if not _delete_all(base, early, outcome, progress, make_base=True, vacated=vacated):
+    try:
+        os.makedirs(base, exist_ok=True)
+    except OSError as exc:
+        outcome.error = _destination_error(exc, base)
+        return outcome
+    if not _delete_all(base, early, outcome, progress, vacated=vacated):
         return outcome
     twins: list[tuple[Write | Compress, str]] = []
     if sources.present is not None:
@@ -166,15 +171,12 @@ def _delete_all(
     outcome: Outcome,
     progress: Callable[[int], None] | None,
     *,
-    make_base: bool = False,
     vacated: Collection[str] = (),
 ) -> bool:
     """Delete, then remove the folders that left empty (and the ``vacated`` ones, empty
     folders in them included); False (and the outcome's error) when a deletion failed."""
     deleted: list[str] = []
     try:
-        if make_base:
-            os.makedirs(base, exist_ok=True)
         for action in deletes:
             _delete(base, action.path)
             deleted.append(action.path)
@@ -414,6 +416,19 @@ def _prune_empty_dirs(base: str, deleted: list[str]) -> None:
     for folder in sorted(expanded, key=lambda f: f.count("/"), reverse=True):
         with contextlib.suppress(OSError):  # not empty, or already gone
             os.rmdir(os.path.join(base, folder))
+
+
+def _destination_error(exc: OSError, base: str) -> ApplyError:
+    """The destination folder itself cannot be made (a file in /proc, a read-only mount):
+    say that, rather than what a file written into it would say."""
+    where = exc.filename or base
+    if isinstance(exc, FileNotFoundError):
+        reason = f"{os.path.dirname(where)!r} does not allow new folders"
+    elif isinstance(exc, FileExistsError):
+        reason = f"{where!r} is in the way and is not a folder"
+    else:
+        reason = f"{exc.strerror or exc} ({where!r})"
+    return ApplyError(f"cannot create the destination folder {base!r}: {reason}")
 
 
 def _apply_error(exc: OSError, base: str) -> ApplyError:

@@ -80,6 +80,50 @@ def test_permission_denied_is_a_clear_error(
     assert list(immutable.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_a_destination_that_is_a_broken_symlink_is_named(
+    run_cli: RunCli, tmp_path: Path, command: str
+) -> None:
+    write(tmp_path / "src/a.css", "a")
+    (tmp_path / "out").symlink_to("nowhere")
+    spec = make_spec(tmp_path, "sources: [src]\n")
+    before = tree(tmp_path)
+    result = run_cli("-f", spec, command)
+    assert result.exit_code == 1
+    assert f"{spec}:2:1: destination: " in result.stderr
+    assert "is a symlink to 'nowhere', which does not exist [SB-E029]" in result.stderr
+    assert tree(tmp_path) == before
+
+
+def test_a_destination_below_a_file_is_named(run_cli: RunCli, tmp_path: Path) -> None:
+    write(tmp_path / "src/a.css", "a")
+    write(tmp_path / "notes.txt", "n")
+    spec = write(
+        tmp_path / "staticbuild.yaml",
+        "version: 1\ndestination: notes.txt/static\nsources: [src]\n",
+    )
+    result = run_cli("-f", spec, "apply")
+    assert result.exit_code == 1
+    assert f"cannot be created: '{tmp_path / 'notes.txt'}' is a file" in result.stderr
+
+
+def test_a_destination_that_cannot_be_made_is_named(run_cli: RunCli, tmp_path: Path) -> None:
+    """/proc takes no new folders (the apply said 'file vanished during apply')."""
+    if not os.path.isdir("/proc/self") or os.path.exists("/proc/staticbuild-test"):
+        pytest.skip("needs Linux's /proc")
+    write(tmp_path / "src/a.css", "a")
+    spec = write(
+        tmp_path / "staticbuild.yaml",
+        "version: 1\ndestination: /proc/staticbuild-test\nsources: [src]\n",
+    )
+    result = run_cli("-f", spec, "apply")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "Error: cannot create the destination folder '/proc/staticbuild-test': "
+    )
+    assert result.stderr.count("\n") == 1
+
+
 def test_source_vanishing_mid_apply(run_cli: RunCli, tmp_path: Path) -> None:
     """A source deleted between plan and apply: a clear error, then the next apply converges."""
     from staticbuild.api import Builder, load_project
