@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -34,7 +35,6 @@ SPEC_NAME = "staticbuild.yaml"
 #: Aliases may repeat nodes; past this many expanded nodes a spec is refused (billion laughs).
 MAX_EXPANDED_NODES = 100_000
 KeyPath = tuple[str | int, ...]
-_URL_PREFIX = re.compile(r"(?:https?:)?(?://[^/\s?#]+)?/(?:[^\s?#]*/)?")
 
 
 def _problem(code: str, message: str) -> PydanticCustomError:
@@ -243,17 +243,40 @@ class Spec(_Model):
     @field_validator("url")
     @classmethod
     def _url_is_a_prefix(cls, value: str) -> str:
-        # STATIC_URL must end in a slash (Django's check_settings); no query or fragment.
-        if not _URL_PREFIX.fullmatch(value):
-            raise _problem(
-                "SB-E015",
-                f"url {value!r} must be a path or http(s) URL ending in '/', like '/static/'",
-            )
+        # What Django takes as STATIC_URL, where files can still be served under it: a
+        # relative 'static/' gets the script prefix ('/static/'), and a space is a space.
+        why = _url_problem(value)
+        if why:
+            raise _problem("SB-E015", f"url {value!r} {why}")
         return value
 
     def source_entries(self) -> tuple[SourceSpec, ...]:
         """Sources in their long form."""
         return tuple(SourceSpec(path=s) if isinstance(s, str) else s for s in self.sources)
+
+
+def _url_problem(url: str) -> str:
+    """Why ``url`` cannot prefix the collected files' URLs ('' if it can)."""
+    if re.search(r"[\x00-\x1f\x7f]", url):
+        return "contains a control character, which no URL may hold"
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        return f"is not a URL ({exc})"
+    if (
+        parts.scheme not in ("", "http", "https")
+        or (parts.scheme and not parts.netloc)
+        or " " in parts.netloc
+    ):
+        return "must be a path or an http(s) URL with a host, like 'https://cdn.example.com/s/'"
+    if "?" in url or "#" in url:
+        # FileSystemStorage.url joins each name to STATIC_URL with urljoin, which drops it.
+        return "has a query or fragment, which is dropped when a file name is joined to it"
+    if not url.endswith("/"):
+        return "must end in '/' (as Django's STATIC_URL must), like '/static/'"
+    if any(part in (".", "..") for part in parts.path.split("/")):
+        return "has '.' or '..' segments, which clients resolve away before asking for a file"
+    return ""
 
 
 def json_schema() -> dict[str, Any]:

@@ -66,7 +66,15 @@ BAD_SPECS = {
     "empty file": ("", "the spec is empty", 1),
     "unknown storage": (GOOD + "storage: {kind: s3fs}\n", "storage.kind", 4),
     "unknown compression": (GOOD + "storage: {compress: [gzip, zstd]}\n", "storage.compress[1]", 4),
-    "bad url": (GOOD + "url: static\n", "url 'static' must be", 4),
+    "bad url": (GOOD + "url: static\n", "url 'static' must end in '/'", 4),
+    "url with a query": (
+        GOOD + "url: 'http://cdn/x/?v=1/'\n",
+        "has a query or fragment, which is dropped when a file name is joined to it",
+        4,
+    ),
+    "url with dot segments": (GOOD + "url: /a/../\n", "has '.' or '..' segments", 4),
+    "url with a control character": (GOOD + 'url: "/a\\tb/"\n', "control character", 4),
+    "url of another scheme": (GOOD + "url: ftp://cdn/x/\n", "an http(s) URL with a host", 4),
     "non-mapping root": ("- version\n- 1\n", "must be a mapping", 1),
     "alias bomb": (
         "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
@@ -324,6 +332,32 @@ def test_overlap_names_the_app_after_a_failed_one(run_cli: RunCli, tmp_path: Pat
     assert any("[SB-E017]" in line and "apps[0].path" in line for line in lines)
     overlap = next(line for line in lines if "[SB-E012]" in line)
     assert "(apps[1])" in overlap
+
+
+@pytest.mark.parametrize(("url", "prefix"), [("x/", "/x/"), ("/x/y z/", "/x/y%20z/")])
+def test_urls_django_accepts_are_served(
+    run_cli: RunCli, tmp_path: Path, url: str, prefix: str
+) -> None:
+    """A relative STATIC_URL gets the script prefix, as in Django; a space is a space."""
+    from staticbuild.api import load_project
+    from staticbuild.server import start_server
+    from tests.server_fixtures import fetch
+
+    write(tmp_path / "assets/a.css", "a")
+    spec = write(tmp_path / "staticbuild.yaml", GOOD + f"url: {json.dumps(url)}\n")
+    assert run_cli("-f", spec, "apply", "--no-input").exit_code == 0
+    project = load_project(spec)
+    server = start_server(
+        project.destination_path,
+        project.url,
+        project.link_roots,
+        addr="127.0.0.1:0",
+        insecure=True,
+    )
+    try:
+        assert fetch(server.host, server.port, prefix + "a.css").body == b"a"
+    finally:
+        server.close()
 
 
 def test_all_problems_reported_at_once(run_cli: RunCli, tmp_path: Path) -> None:
