@@ -212,4 +212,23 @@ DEEP = Case(
     },
 )
 
-CASES = [RULES, COMMENTS, JS_MODULES, CDN, RELATIVE_URL, QUOTES, LENIENT, PREHASHED, DEEP]
+# References to folders look nothing up, yet Django still writes them back normalised.
+FOLDERS = Case(
+    "folder-urls",
+    {
+        "img/p.png": PNG,
+        "css/a.css": ".a{background:url(../img/)}\n",
+        "css/b.css": "@import 'sub/';\n",
+        "css/c.css": ".c{background:url(/static/img/)}\n",
+        "css/d.css": ".d{background:url(?x)}\n",
+        "js/a.js": "import {a} from './lib/';\n",
+        "js/m.js": "x();\r\n//# sourceMappingURL=maps/#caf%C3%A9\r\n",
+    },
+    js_module_imports=True,
+    expect=(
+        b'url("../img/")', b'@import url("sub/")', b'url("/static/img/")', b'url("?x")',
+        b'from "./lib/"', "sourceMappingURL=maps/#caf\u00e9\n".encode(),
+    ),
+)  # fmt: skip
+
+CASES = [RULES, COMMENTS, JS_MODULES, CDN, RELATIVE_URL, QUOTES, LENIENT, PREHASHED, DEEP, FOLDERS]

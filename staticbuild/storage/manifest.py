@@ -92,6 +92,7 @@ class _Run:
         self.data: dict[str, bytes] = {}
         self.sizes: dict[str, int] = {}  # of files scanned and released: nothing to rewrite
         self.md5: dict[str, str] = {}
+        self.normalised: set[str] = set()  # scanned: no lookups, yet the rewrite changes it
         self.reads = self.hashes = self.parses = self.rewrites = 0
 
     def read(self, name: str) -> bytes:
@@ -157,37 +158,41 @@ class _Run:
             else:
                 traces[name] = cached
 
-        def scan_read(name: str) -> tuple[tuple[Lookup, ...], bytes, int, str, str]:
-            """The trace; the bytes it was read from if the rewrite needs them (the trace
-            names something; most files name nothing, and their bytes stay where they
-            were read), else their size and md5 (if not known); or the failure."""
+        def scan_read(name: str) -> tuple[tuple[Lookup, ...], bool, bytes, int, str, str]:
+            """The trace and whether the rewrite changes the file; the bytes it was read
+            from if the rewrite needs them (most files name nothing and stay as they
+            are, and their bytes stay where they were read), else their size and md5 (if
+            not known); or the failure."""
             try:
                 data = self.read(name)
-                found = self.scan(name)
+                found, changed = self.scan(name)
             except PostProcessError as exc:
-                return (), b"", 0, "", exc.message
-            if found:
-                return found, data, len(data), "", ""
-            return found, b"", len(data), self.known(self.fps[name]) or _md5(data), ""
+                return (), False, b"", 0, "", exc.message
+            if found or changed:
+                return found, changed, data, len(data), "", ""
+            md5 = self.known(self.fps[name]) or _md5(data)
+            return found, changed, b"", len(data), md5, ""
 
         scanned = map_spread(
             scan_read,
             todo,
-            tuple[tuple[Lookup, ...], bytes, int, str, str],
+            tuple[tuple[Lookup, ...], bool, bytes, int, str, str],
             fork_threshold=SCAN_FORK_THRESHOLD,
             threads=False,
         )
         for name, result in zip(todo, scanned, strict=True):
             if result is None:
                 raise PostProcessError(WORKER_LOST)
-            found, data, size, md5, error = result
+            found, changed, data, size, md5, error = result
             if error:
                 raise PostProcessError(error)
             if name not in self.data:  # read in a worker: count it here
                 self.reads += 1
                 self.parses += 1
-            if found:
+            if found or changed:
                 self.data[name] = data
+                if not found:
+                    self.normalised.add(name)
             else:
                 self.release(name)
                 self.sizes[name] = size
@@ -197,8 +202,13 @@ class _Run:
             traces[name] = found
         return {name: traces[name] for name in names}
 
-    def scan(self, name: str) -> tuple[Lookup, ...]:
-        """Find the names ``name`` looks up, by rewriting it with placeholder hashes."""
+    def scan(self, name: str) -> tuple[tuple[Lookup, ...], bool]:
+        """Find the names ``name`` looks up, by rewriting it with placeholder hashes; and
+        whether that rewrite changed the text at all.
+
+        A file that looks nothing up may still change: Django writes ``url(../img/)`` back
+        as ``url("../img/")`` without asking for a name.
+        """
         found: list[Lookup] = []
 
         def record(arg: str, line: int) -> str | None:
@@ -211,8 +221,9 @@ class _Run:
             return refs.stored_name(arg, target, PLACEHOLDER)
 
         self.parses += 1
-        self._rewrite(name, self.text(name), record)
-        return tuple(found)
+        text = self.text(name)
+        changed = self._rewrite(name, text, record) != text
+        return tuple(found), changed
 
     def _still(self, entry: Adjusted) -> bool:
         """Does every name the file looked up still resolve to the same kind of thing?"""
@@ -348,7 +359,7 @@ def _adjust_all(
         old = run.old.adjusted.get(name)
         if old is not None and (old.fingerprint, old.lookups, old.values) == (fp, trace, values):
             done[name] = (old, None)
-        elif not trace:  # nothing to look up: the rewrite gives the text back as it is
+        elif not trace and name not in run.normalised:  # the rewrite gives the text back
             saved = refs.saved_name(name, run.original_md5(name))
             done[name] = (Adjusted(fp, trace, values, saved, fp, run.size(name)), None)
         else:

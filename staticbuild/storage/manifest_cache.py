@@ -14,7 +14,7 @@ import msgspec
 
 from staticbuild.storage.references import Kind
 
-ENGINE = "django-6.1.3/2"  # bump to invalidate caches when the output could change
+ENGINE = "django-6.1.3/3"  # bump to invalidate caches when the output could change
 
 
 class ManifestOptions(msgspec.Struct, frozen=True):
