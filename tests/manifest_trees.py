@@ -231,4 +231,24 @@ FOLDERS = Case(
     ),
 )  # fmt: skip
 
-CASES = [RULES, COMMENTS, JS_MODULES, CDN, RELATIVE_URL, QUOTES, LENIENT, PREHASHED, DEEP, FOLDERS]
+# urllib cannot parse these ("Invalid IPv6 URL"), first in Django's _url, then in its
+# hashed_name. Lenient: left as written, like a missing file; strict fails as Django does.
+MALFORMED = Case(
+    "malformed-urls",
+    {
+        "img/p.png": PNG,
+        "css/a.css": (
+            ".a{background:url(/static///[x)}\n"
+            ".b{background:url(/static///a/../%255Bx)}\n"
+            ".c{background:url(../img/p.png)}\n"
+        ),
+    },
+    lenient=True,
+    warnings=2,
+    expect=(b"url(/static///[x)", b"url(/static///a/../%255Bx)", b'url("../img/p.'),
+)
+
+CASES = [
+    *(RULES, COMMENTS, JS_MODULES, CDN, RELATIVE_URL, QUOTES, LENIENT, PREHASHED, DEEP),
+    *(FOLDERS, MALFORMED),
+]

@@ -164,6 +164,19 @@ def test_cycle_fails_like_django(
     assert "Max post-process passes exceeded." in new.error
 
 
+def test_malformed_reference_fails_like_django(dj61: Path, tmp_path: Path) -> None:
+    tree = write_tree(tmp_path / "tree", {"css/a.css": "a{}\n.a{background:url(/static///[x)}"})
+    with pytest.raises(PostProcessError) as err:
+        run_engine(tree)
+    assert (
+        str(err.value)
+        == "css/a.css:2: cannot parse the reference '/static///[x' (Invalid IPv6 URL)"
+    )
+    new = collectstatic(dj61, tree)
+    assert not new.ok
+    assert "Invalid IPv6 URL" in new.error
+
+
 def test_invalid_utf8_css_fails_like_django(dj61: Path, tmp_path: Path) -> None:
     tree = write_tree(tmp_path / "tree", {"css/bad.css": b"a{b:url(x.png)}\xff\n"})
     with pytest.raises(PostProcessError, match=r"css/bad\.css: cannot rewrite references"):

@@ -54,6 +54,8 @@ def _md5(data: bytes) -> str:
 
 
 def _missing(name: str, lookup: Lookup) -> str:
+    if lookup.kind == "invalid":
+        return f"{name}:{lookup.line}: cannot parse the reference {lookup.arg!r} ({lookup.key})"
     return f"{name}:{lookup.line}: references {lookup.key!r}, which is not collected"
 
 
@@ -211,10 +213,10 @@ class _Run:
         """
         found: list[Lookup] = []
 
-        def record(arg: str, line: int) -> str | None:
-            target = refs.classify(arg, self.index)
+        def record(arg: str, line: int, error: str) -> str | None:
+            target = refs.Target("invalid", error) if error else refs.classify(arg, self.index)
             found.append(Lookup(arg, target.kind, target.key, line))
-            if target.kind == "missing":
+            if target.kind in ("missing", "invalid"):
                 return None
             if target.kind == "final":
                 return refs.saved_name(target.key, PLACEHOLDER)
@@ -226,8 +228,14 @@ class _Run:
         return tuple(found), changed
 
     def _still(self, entry: Adjusted) -> bool:
-        """Does every name the file looked up still resolve to the same kind of thing?"""
-        return all(refs.classify(lk.arg, self.index) == (lk.kind, lk.key) for lk in entry.lookups)
+        """Does every name the file looked up still resolve to the same kind of thing?
+
+        An unparsable reference stays so whatever is collected.
+        """
+        return all(
+            lk.kind == "invalid" or refs.classify(lk.arg, self.index) == (lk.kind, lk.key)
+            for lk in entry.lookups
+        )
 
     def _rewrite(self, name: str, text: str, stored: refs.StoredName) -> str:
         """Run the patterns of ``name`` (the scan uses it with placeholder hashes)."""
@@ -271,7 +279,7 @@ def post_process(
     run = _Run(names, read, fingerprint, options, cache, known_md5 or {})
     adjustable = [n for n in run.names if run.patterns[n]]
     traces = run.scan_all(adjustable)
-    missing = [(n, lk) for n in adjustable for lk in traces[n] if lk.kind == "missing"]
+    missing = [(n, lk) for n in adjustable for lk in traces[n] if lk.kind in ("missing", "invalid")]
     if missing and options.strict:
         raise PostProcessError(_missing(*missing[0]))
     warnings = [_left(n, lk) for n, lk in missing]
@@ -325,12 +333,12 @@ def _replay(
     """Rewrite ``text`` with the names its trace resolved to (``values``, in scan order)."""
     pending = iter(zip(lookups, values, strict=True))
 
-    def stored(arg: str, line: int) -> str | None:
+    def stored(arg: str, line: int, error: str) -> str | None:
         step = next(pending, None)
         if step is None or step[0].arg != arg:  # only if the text is not what was scanned
             raise PostProcessError(f"{name}: its references differ from its recorded trace")
         lookup, value = step
-        if lookup.kind == "missing":
+        if lookup.kind in ("missing", "invalid"):
             return None
         return refs.stored_name(arg, refs.Target(lookup.kind, lookup.key), value)
 

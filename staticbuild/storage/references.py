@@ -163,13 +163,14 @@ _PLAIN_NAME = re.compile(r"[^%?#:;\\\x00-\x20\x7f]+")
 _ODD_SEGMENT = re.compile(r"(?:^|/)\.{0,2}(?:/|$)")
 
 
-Kind = Literal["final", "orig", "dir", "missing"]
+Kind = Literal["final", "orig", "dir", "missing", "invalid"]
 
 
 class Target(NamedTuple):
     """What Django's ``_stored_name(arg)`` consults: the final name of a collected file
     (``final``), the md5 of a collected file's original bytes (``orig``: the name is not a
-    manifest key, e.g. it carries a query string), nothing (``dir``), or no file at all."""
+    manifest key, e.g. it carries a query string), nothing (``dir``), no file at all, or
+    nothing because urllib cannot parse the name (``invalid``; ``key`` is its error)."""
 
     kind: Kind
     key: str
@@ -210,7 +211,11 @@ def classify(arg: str, index: NameIndex) -> Target:
     key = clean_name(posixpath.normpath(arg))
     if key in index.keys:
         return Target("final", key)
-    return _locate(urlsplit(unquote(posixpath.normpath(arg))).path.strip(), index)
+    try:
+        path = urlsplit(unquote(posixpath.normpath(arg))).path
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL": Django's hashed_name raises it
+        return Target("invalid", str(exc))
+    return _locate(path.strip(), index)
 
 
 def stored_name(arg: str, target: Target, value: str) -> str:
@@ -240,9 +245,10 @@ _PLAIN_BASE = re.compile(r"/(?:(?!\.{1,2}/)[^/;?#:\x00-\x20\x7f]+/)*")
 _JOIN_CHANGES = re.compile(r"//|(?:^|/)\.{1,2}(?:/|$)")
 
 
-# (the name given to _stored_name, the line of the reference) -> its result, or None to
-# leave the reference as written (manifest_strict off).
-StoredName = Callable[[str, int], "str | None"]
+# (the name given to _stored_name, the line of the reference, "") -> its result, or None
+# to leave the reference as written (manifest_strict off). For a reference urllib cannot
+# parse before a name is asked for: (the URL as written, its line, the error) -> None.
+StoredName = Callable[[str, int, str], "str | None"]
 
 
 def _url(name: str, static_url: str, stored: StoredName, line: int) -> str | None:
@@ -251,7 +257,7 @@ def _url(name: str, static_url: str, stored: StoredName, line: int) -> str | Non
     if urlsplit(clean).path.endswith("/"):  # don't hash paths
         hashed: str | None = name
     else:
-        hashed = stored(clean, line)
+        hashed = stored(clean, line, "")
     if hashed is None:
         return None
     final_url = _storage_url(hashed, static_url)
@@ -299,14 +305,17 @@ def _converter(
             return str(matched)
         if url.startswith("/") and not url.startswith(static_url):
             return str(matched)
-        url_path, fragment = urldefrag(url)
-        if not url_path:
-            return str(matched)
-        if url_path.startswith("/"):
-            target = url_path.removeprefix(static_url)
-        else:
-            target = posixpath.join(posixpath.dirname(name), url_path)
-        hashed_url = _url(unquote(target), static_url, stored, line_of(match.start()))
+        try:
+            url_path, fragment = urldefrag(url)
+            if not url_path:
+                return str(matched)
+            if url_path.startswith("/"):
+                target = url_path.removeprefix(static_url)
+            else:
+                target = posixpath.join(posixpath.dirname(name), url_path)
+            hashed_url = _url(unquote(target), static_url, stored, line_of(match.start()))
+        except ValueError as exc:  # urlsplit: e.g. "Invalid IPv6 URL"; Django fails too
+            hashed_url = stored(url, line_of(match.start()), str(exc))
         if hashed_url is None:
             return str(matched)
         transformed = "/".join(url_path.split("/")[:-1] + hashed_url.split("/")[-1:])
