@@ -21,7 +21,7 @@ from staticbuild.errors import PostProcessError
 from staticbuild.storage.manifest_cache import ManifestOptions
 from tests.django_reference import DjangoRun, collectstatic, django61_python
 from tests.manifest_reference import destination, run_engine
-from tests.manifest_trees import CASES, PREHASHED, Case, write_tree
+from tests.manifest_trees import CASES, MODULE_CHAINS_LENIENT, PREHASHED, Case, write_tree
 
 
 @pytest.fixture(scope="session")
@@ -175,6 +175,19 @@ def test_malformed_reference_fails_like_django(dj61: Path, tmp_path: Path) -> No
     new = collectstatic(dj61, tree)
     assert not new.ok
     assert "Invalid IPv6 URL" in new.error
+
+
+def test_missing_hashed_name_of_a_module_fails_like_django(dj61: Path, tmp_path: Path) -> None:
+    """A later pattern asks for the hashed name of r.js's original, never saved."""
+    tree = write_tree(tmp_path / "tree", MODULE_CHAINS_LENIENT.files)
+    with pytest.raises(PostProcessError) as err:
+        run_engine(tree, ManifestOptions(js_module_imports=True))
+    assert str(err.value) == (
+        "js/query.js:1: references 'js/lib/r.a22532cd950d.js?v=1', which is not collected"
+    )
+    new = collectstatic(dj61, tree, js_module_imports=True)
+    assert not new.ok
+    assert "js/lib/r.a22532cd950d.js' could not be found" in new.error
 
 
 def test_invalid_utf8_css_fails_like_django(dj61: Path, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from staticbuild.errors import PostProcessError
 from staticbuild.storage.manifest import output_bytes
 from staticbuild.storage.manifest_cache import ManifestCache, ManifestOptions, ManifestResult
 from tests.manifest_reference import destination, run_engine
-from tests.manifest_trees import CASES, PNG, Case, write_tree
+from tests.manifest_trees import CASES, MODULE_CHAINS, PNG, Case, write_tree
 
 TREE: dict[str, str | bytes] = {
     "img/a.png": PNG + b"a",
@@ -159,6 +159,22 @@ def test_random_edits_match_a_cold_run(tree: Path) -> None:
 
 
 # -- the cache keeps traces, not bytes -----------------------------------------------------
+
+
+def test_changed_module_reprocesses_what_looks_up_its_hashed_name(tmp_path: Path) -> None:
+    """js/app.js asks for x.js's hashed name itself (a module pattern matched what another
+    wrote): a new x.js gives it a new name, and only the files that name x.js are redone."""
+    options = ManifestOptions(js_module_imports=True)
+    tree = write_tree(tmp_path / "tree", MODULE_CHAINS.files)
+    cold, _ = run_engine(tree, options)
+    write_tree(tree, {"js/lib/x.js": "export const x = 2\n"})
+    warm, source = run_engine(tree, options, cache=cold.cache)
+    same(warm, run_engine(tree, options)[0])
+    assert set(source.reads) == {"js/lib/x.js", "js/lib/r.js", "js/app.js", "js/re.js"}
+    assert (
+        b"x.71a658c7b5c3"
+        not in destination(tree, warm, "staticfiles.json", options)[warm.paths["js/app.js"]]
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

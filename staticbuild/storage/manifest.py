@@ -5,8 +5,10 @@ name changes (at most ``max_post_process_passes``). Here the same fixed point is
 as a dependency graph: each adjustable file is scanned once to learn which names it needs
 (:mod:`.references` records them with placeholder hashes, which leave the text's structure
 unchanged), files are ordered so each comes after the files it names, and each is then
-rewritten and hashed once. A reference cycle never converges in Django ("Max post-process
-passes exceeded."); here it is a :class:`PostProcessError` that names the cycle.
+rewritten and hashed once. A name a later pattern finds in what an earlier one wrote holds
+a hash, so it is resolved only then (:mod:`.lookup_values`). A reference cycle never
+converges in Django ("Max post-process passes exceeded."); here it is a
+:class:`PostProcessError` that names the cycle.
 
 Incremental runs verify traces (as Shake does): a file is read again only if its
 fingerprint changed or a name it looked up now resolves differently. The cache keeps
@@ -24,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from staticbuild.errors import PostProcessError
 from staticbuild.parallel import WORKER_LOST, map_spread
+from staticbuild.storage import lookup_values
 from staticbuild.storage import references as refs
 from staticbuild.storage.manifest_cache import (
     ENGINE,
@@ -37,7 +40,7 @@ from staticbuild.storage.manifest_cache import (
 )
 from staticbuild.storage.reference_graph import find_cycle, levels
 
-PLACEHOLDER = "0" * 12
+PLACEHOLDER = refs.PLACEHOLDER
 #: fewer files than this are scanned (or rewritten) in-process: a fork costs more
 SCAN_FORK_THRESHOLD = 256
 
@@ -212,18 +215,26 @@ class _Run:
         as ``url("../img/")`` without asking for a name.
         """
         found: list[Lookup] = []
+        text = self.text(name)
+        literal = PLACEHOLDER in text  # then no placeholder can be told from the text
 
         def record(arg: str, line: int, error: str) -> str | None:
-            target = refs.Target("invalid", error) if error else refs.classify(arg, self.index)
+            if error:
+                target = refs.Target("invalid", error)
+            elif PLACEHOLDER in arg and not literal:
+                target = refs.classify_rewritten(arg, self.index)
+            else:
+                target = refs.classify(arg, self.index)
             found.append(Lookup(arg, target.kind, target.key, line))
-            if target.kind in ("missing", "invalid"):
+            if target.kind in ("missing", "invalid") or target == ("hashed", ""):
                 return None
             if target.kind == "final":
                 return refs.saved_name(target.key, PLACEHOLDER)
+            if target.kind == "hashed":  # as if found: Django's x.<h>.<h>.js
+                return refs.stored_name(arg, refs.Target("orig", target.key), PLACEHOLDER)
             return refs.stored_name(arg, target, PLACEHOLDER)
 
         self.parses += 1
-        text = self.text(name)
         changed = self._rewrite(name, text, record) != text
         return tuple(found), changed
 
@@ -232,8 +243,9 @@ class _Run:
 
         An unparsable reference stays so whatever is collected.
         """
+        again = lookup_values.classify
         return all(
-            lk.kind == "invalid" or refs.classify(lk.arg, self.index) == (lk.kind, lk.key)
+            lk.kind == "invalid" or again(lk.arg, lk.kind, self.index) == (lk.kind, lk.key)
             for lk in entry.lookups
         )
 
@@ -250,7 +262,8 @@ def _cycle_error(graph: dict[str, list[str]], traces: dict[str, tuple[Lookup, ..
     if cycle:
         hops = []
         for a, b in zip(cycle, cycle[1:], strict=False):
-            line = next(lk.line for lk in traces[a] if lk.kind == "final" and lk.key == b)
+            needs = lookup_values.NEEDS_FINAL
+            line = next(lk.line for lk in traces[a] if lk.kind in needs and lk.key == b)
             hops.append(f"{a}:{line}")
         raise PostProcessError(
             "reference cycle: "
@@ -288,7 +301,7 @@ def post_process(
         n: [
             key_to_name[lk.key]
             for lk in traces[n]
-            if lk.kind == "final" and run.patterns[key_to_name[lk.key]]
+            if lk.kind in lookup_values.NEEDS_FINAL and lk.key and run.patterns[key_to_name[lk.key]]
         ]
         for n in adjustable
     }
@@ -306,20 +319,16 @@ def post_process(
     for level in levels(graph):
         for n, (entry, content) in zip(level, _adjust_all(run, level, traces, final), strict=True):
             entries[n] = entry
+            for problem in lookup_values.missing(n, entry, run.index, run.original_md5, final):
+                if options.strict:
+                    raise PostProcessError(problem)
+                warnings.append(problem + "; left as written")
             final[refs.clean_name(n)] = entry.name
             outputs[n] = Output(entry.name, n, entry.digest, entry, content)
             if n not in wanted and entry.name not in run.index.files:  # see _result
                 run.release(n)
 
     return _result(run, final, outputs, entries, warnings)
-
-
-def _value(run: _Run, lookup: Lookup, final: dict[str, str]) -> str:
-    if lookup.kind == "final":
-        return final[lookup.key]
-    if lookup.kind == "orig":
-        return run.original_md5(lookup.key)
-    return ""
 
 
 def _replay(
@@ -335,11 +344,17 @@ def _replay(
 
     def stored(arg: str, line: int, error: str) -> str | None:
         step = next(pending, None)
-        if step is None or step[0].arg != arg:  # only if the text is not what was scanned
+        if step is None or not (  # only if the text is not what was scanned
+            step[0].arg == arg
+            or step[0].kind == "hashed"
+            and refs.same_but_hashes(step[0].arg, arg)
+        ):
             raise PostProcessError(f"{name}: its references differ from its recorded trace")
         lookup, value = step
         if lookup.kind in ("missing", "invalid"):
             return None
+        if lookup.kind == "hashed":
+            return value or None
         return refs.stored_name(arg, refs.Target(lookup.kind, lookup.key), value)
 
     try:
@@ -362,7 +377,7 @@ def _adjust_all(
     todo: list[tuple[str, tuple[str, ...]]] = []
     for name in names:
         trace = traces[name]
-        values = tuple(_value(run, lk, final) for lk in trace)
+        values = lookup_values.resolve(name, trace, run.index, run.original_md5, final)
         fp = run.fps[name]
         old = run.old.adjusted.get(name)
         if old is not None and (old.fingerprint, old.lookups, old.values) == (fp, trace, values):

@@ -163,14 +163,19 @@ _PLAIN_NAME = re.compile(r"[^%?#:;\\\x00-\x20\x7f]+")
 _ODD_SEGMENT = re.compile(r"(?:^|/)\.{0,2}(?:/|$)")
 
 
-Kind = Literal["final", "orig", "dir", "missing", "invalid"]
+Kind = Literal["final", "orig", "dir", "missing", "invalid", "hashed"]
 
 
 class Target(NamedTuple):
     """What Django's ``_stored_name(arg)`` consults: the final name of a collected file
     (``final``), the md5 of a collected file's original bytes (``orig``: the name is not a
     manifest key, e.g. it carries a query string), nothing (``dir``), no file at all, or
-    nothing because urllib cannot parse the name (``invalid``; ``key`` is its error)."""
+    nothing because urllib cannot parse the name (``invalid``; ``key`` is its error).
+
+    ``hashed``: the name is one an earlier pattern wrote into the file, so it holds a hash
+    (see :func:`classify_rewritten`); ``key`` is the collected file it may be the hashed
+    name of, or "".
+    """
 
     kind: Kind
     key: str
@@ -216,6 +221,53 @@ def classify(arg: str, index: NameIndex) -> Target:
     except ValueError as exc:  # e.g. "Invalid IPv6 URL": Django's hashed_name raises it
         return Target("invalid", str(exc))
     return _locate(path.strip(), index)
+
+
+#: What the scan writes where a hash goes: the text keeps its shape whatever the hashes.
+PLACEHOLDER = "0" * 12
+
+
+def classify_rewritten(arg: str, index: NameIndex) -> Target:
+    """The scan's view of a name that holds :data:`PLACEHOLDER`: a later pattern matched
+    what an earlier one wrote (JS module patterns without semicolons: ``import './a.js'``
+    then ``export {x} from './b.js'``), so Django looks up a hashed name (``b.<md5>.js``).
+    Which file that is depends on the hash, so it is resolved only once the file it derives
+    from (``key``) has its final name: :func:`resolve_rewritten`.
+    """
+    try:
+        path = urlsplit(unquote(posixpath.normpath(arg))).path.strip()
+    except ValueError:
+        return Target("hashed", "")
+    full = posixpath.normpath(posixpath.join("/R", path))
+    source = full[3:].replace("." + PLACEHOLDER, "", 1)
+    return Target("hashed", clean_name(source) if source in index.files else "")
+
+
+def resolve_rewritten(arg: str, index: NameIndex, output: str) -> Target:
+    """What ``_stored_name(arg)`` finds for a name an earlier pattern wrote, once Django's
+    passes have converged: a collected file, a folder, ``output`` (the hashed file of the
+    file the name derives from, saved by then: an ``orig`` target, so Django names it
+    ``x.<h>.<h>.js``), or nothing.
+    """
+    target = classify(arg, index)
+    if target.kind == "missing":
+        full = posixpath.normpath(posixpath.join("/R", target.key))
+        if full[3:] == output:
+            return Target("orig", output)
+    return target
+
+
+def hash_in(saved: str, name: str) -> str:
+    """The md5 that :func:`saved_name` put into ``saved``, the hashed name of ``name``."""
+    zeros, fs = saved_name(name, "0" * 12), saved_name(name, "f" * 12)
+    start = next(i for i, (a, b) in enumerate(zip(zeros, fs, strict=True)) if a != b)
+    return saved[start : start + 12]
+
+
+def same_but_hashes(scanned: str, arg: str) -> bool:
+    """Is ``arg`` the name the scan saw as ``scanned``, with real hashes for placeholders?"""
+    pattern = re.escape(scanned).replace(PLACEHOLDER, "[0-9a-f]{12}")
+    return re.fullmatch(pattern, arg) is not None
 
 
 def stored_name(arg: str, target: Target, value: str) -> str:
