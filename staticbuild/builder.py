@@ -48,13 +48,13 @@ from staticbuild.state import (
     OutputRecord,
     State,
     adopt_outputs,
+    fresh_state,
     load_outputs,
     load_state,
     mark_unfinished,
     save_state,
     source_records,
     state_changed,
-    track,
 )
 
 if TYPE_CHECKING:  # loaded where used: a proved no-op needs none of them
@@ -134,7 +134,7 @@ class Builder:
             self._record_seen = state_files(self.state_dir)  # before reading: a save since shows
             state = load_state(
                 self.state_dir, self.project.destination, outputs=not self._destination_empty()
-            ) or track(State(destination=self.project.destination, finished=False))
+            ) or fresh_state(self.project.destination)
             if self.bucket is not None:  # the bucket's own record: another machine may deploy
                 kept = self.bucket.load_record()
                 if kept is not None:

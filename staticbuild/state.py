@@ -251,6 +251,16 @@ def track(state: State) -> State:
     return state
 
 
+def fresh_state(destination: str) -> State:
+    """A new record, for a destination that has none (or an unusable one: another
+    destination's, a corrupt file). Its first save rewrites the state file whole: a
+    journal appended to the file it replaces would be replayed onto that file's records."""
+    state = track(State(destination=destination, finished=False))
+    assert isinstance(state.outputs, _Tracked)
+    state.outputs.changed = None
+    return state
+
+
 def save_state(state_dir: Path, state: State, *, manifest_changed: bool = True) -> None:
     """Record ``state``: append what changed to the journal, or rewrite it whole when the
     journal has grown, so a save costs what changed, not what exists."""

@@ -126,3 +126,52 @@ def test_a_state_loaded_without_outputs_keeps_the_rest_and_saves_without_them(
     assert again is not None
     assert dict(again.outputs) == {"p/new.css": OutputRecord("e" * 64, 4, 5, 6)}
     assert {root: dict(r) for root, r in again.sources.items()} == state.sources
+
+
+# -- a record that is not this destination's is replaced, never journaled onto ----------
+
+
+def _cli(spec: Path, *args: str) -> str:
+    from click.testing import CliRunner
+
+    from staticbuild.cli import cli
+
+    result = CliRunner().invoke(cli, ["-f", str(spec), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_two_specs_sharing_a_state_folder_never_take_each_other_s_files(tmp_path: Path) -> None:
+    """B's first apply finds A's record (another destination) and starts afresh: its
+    changes must not be journaled onto A's file, or A would think B's files are its own."""
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets/a.txt").write_text("a")
+    (tmp_path / "extra").mkdir()
+    (tmp_path / "extra/robots.txt").write_text("robots")
+    a = tmp_path / "a.yaml"
+    a.write_text("version: 1\ndestination: outA\nsources: [assets]\n")
+    b = tmp_path / "b.yaml"
+    b.write_text("version: 1\ndestination: outB\nsources: [extra]\n")
+    _cli(a, "apply")
+    _cli(b, "apply")
+    (tmp_path / "outA/robots.txt").write_text("robots")  # the user's own, same bytes as B's
+    assert "deleted" not in _cli(a, "apply")
+    assert (tmp_path / "outA/robots.txt").read_text() == "robots"
+
+
+def test_a_record_for_another_destination_is_replaced_and_old_names_are_pruned(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "assets").mkdir()
+    source = tmp_path / "assets/t.txt"
+    source.write_text("v1")
+    spec = tmp_path / "staticbuild.yaml"
+    spec.write_text("version: 1\ndestination: out\nsources: [assets]\nstorage: {kind: manifest}\n")
+    _cli(spec, "apply")
+    spec.write_text(spec.read_text().replace("destination: out", "destination: out2"))
+    _cli(spec, "apply")
+    for version in ("v2", "v3"):
+        source.write_text(version)
+        assert "1 deleted" in _cli(spec, "apply")  # the previous hashed name
+    names = sorted(p.name for p in (tmp_path / "out2").iterdir())
+    assert len(names) == 3 and names[0] == "staticfiles.json" and names[2] == "t.txt"
