@@ -551,7 +551,7 @@ def _bytes_of(action: Action, sources: Sources) -> tuple[bytes, str]:
         return body, action.digest or hashlib.sha256(body).hexdigest()
     assert not isinstance(action, Delete)
     digest: str = getattr(action, "digest")  # noqa: B009 - Write, Compress and Link have one
-    return blob_bytes(sources.blobs[digest]), digest
+    return blob_bytes(sources.blobs[digest], digest), digest
 
 
 def content_md5(data: bytes) -> str:

@@ -380,7 +380,7 @@ class Builder:
                 blob = blobs.get(want.digest)
                 if blob is None:
                     return None
-                data = blob_bytes(blob)
+                data = blob_bytes(blob, want.digest)
         except (OSError, StaticbuildError):  # changed meanwhile: compared as different
             return None
         return content_md5(data), want.digest

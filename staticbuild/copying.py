@@ -7,6 +7,7 @@ be the digest the plan promised.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -29,13 +30,11 @@ def copy_into(fd: int, source: str, planned: FileInfo | None) -> None:
         os.close(src)
 
 
-def copy_slice(fd: int, where: FileSlice) -> None:
-    src = os.open(where.path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if _copy_range(src, fd, where.offset, where.size) < where.size:
-            raise ApplyError(f"cached file {where.path!r} is cut short; run apply again")
-    finally:
-        os.close(src)
+def copy_slice(fd: int, where: FileSlice, digest: str) -> None:
+    """Write a cached blob, checked as :func:`read_slice` checks it."""
+    view = memoryview(read_slice(where, digest))
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _copy_range(src: int, fd: int, offset: int, count: int) -> int:
@@ -97,19 +96,29 @@ def read_source(source: str, planned: FileInfo | None) -> bytes:
         return fh.read()
 
 
-def read_slice(where: FileSlice) -> bytes:
-    with open(where.path, "rb") as fh:
-        fh.seek(where.offset)
-        data = fh.read(where.size)
-    if len(data) < where.size:
-        raise ApplyError(f"cached file {where.path!r} is cut short; run apply again")
-    return data
+def read_slice(where: FileSlice, digest: str) -> bytes:
+    """A cached blob's bytes, checked against its sha256: a damaged cache must never reach
+    the destination. A damaged pack is removed, so the next apply compresses anew."""
+    try:
+        with open(where.path, "rb", buffering=0) as fh:
+            data = os.pread(fh.fileno(), where.size, where.offset)
+    except FileNotFoundError:  # removed since the plan (by a worker that found it damaged)
+        data = b""
+    if len(data) == where.size and hashlib.sha256(data).hexdigest() == digest:
+        return data
+    with contextlib.suppress(OSError):
+        os.unlink(where.path)
+    raise ApplyError(
+        f"the compression cache in {os.path.dirname(os.path.dirname(where.path))!r} lost "
+        "or damaged a file (dropped now); run apply again to compress anew"
+    )
 
 
-def blob_bytes(blob: Blob) -> bytes:
-    """A generated file's bytes, wherever the plan keeps them (see :mod:`~staticbuild.blobs`)."""
+def blob_bytes(blob: Blob, digest: str) -> bytes:
+    """A generated file's bytes (``digest`` is their sha256), wherever the plan keeps them
+    (see :mod:`~staticbuild.blobs`)."""
     if isinstance(blob, SourceFile):
         return read_source(blob.path, blob.planned)
     if isinstance(blob, FileSlice):
-        return read_slice(blob)
+        return read_slice(blob, digest)
     return bytes(blob() if callable(blob) else blob)

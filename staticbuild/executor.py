@@ -364,7 +364,7 @@ def _write(
             if isinstance(blob, SourceFile):  # a hashed copy of a source
                 copy_into(fd, blob.path, blob.planned)
             elif isinstance(blob, FileSlice):  # a cached .gz/.br in a pack
-                copy_slice(fd, blob)
+                copy_slice(fd, blob, action.digest)
             else:
                 # A function makes bytes the plan did not keep (a cached manifest rewrite).
                 view = memoryview(blob() if callable(blob) else blob)

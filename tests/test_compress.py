@@ -345,3 +345,36 @@ def test_skip_extensions_from_the_spec(run_cli: RunCli, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "out/a.css.gz").exists()
     assert (tmp_path / "out/b.js.gz").exists()
+
+
+def test_a_damaged_cache_never_reaches_the_destination(run_cli: RunCli, tmp_path: Path) -> None:
+    """Bytes flipped in the cache's packs (same size): the apply refuses them in one line,
+    and the next one compresses anew; every sibling then decodes to its file."""
+    from staticbuild.storage.compress import PACKS
+
+    for i in range(6):
+        write(tmp_path / f"assets/s{i}.css", CSS + b"/* %d */" % i)
+    spec = make_spec(tmp_path, "sources: [assets]\nstorage: {compress: [gzip, br]}\n")
+    assert run_cli("-f", spec, "apply", "--no-input").exit_code == 0
+    for pack in (tmp_path / ".staticbuild/compress" / PACKS).iterdir():
+        data = bytearray(pack.read_bytes())
+        for at in range(0, len(data), 97):
+            data[at] ^= 0xFF
+        pack.write_bytes(bytes(data))
+    shutil.rmtree(tmp_path / "out")
+    result = run_cli("-f", spec, "apply", "--no-input")
+    assert result.exit_code == 1
+    assert "compression cache" in result.stderr and "damaged a file" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+    def siblings_decode() -> None:
+        for sibling in (tmp_path / "out").glob("*.css.*"):
+            original = (tmp_path / "out" / sibling.stem).read_bytes()
+            decode = gzip.decompress if sibling.suffix == ".gz" else brotli.decompress
+            assert decode(sibling.read_bytes()) == original
+
+    siblings_decode()  # what the failed apply wrote is whole and right
+    assert run_cli("-f", spec, "apply", "--no-input").exit_code == 0
+    assert len(list((tmp_path / "out").glob("*.css.*"))) == 12
+    siblings_decode()
+    assert '"actions": []' in run_cli("-f", spec, "plan", "--json").stdout
