@@ -122,6 +122,36 @@ def test_a_worker_killed_midway_leaves_its_items_unanswered(forked: None) -> Non
     assert out[:500] + out[510:] == [*range(500), *range(510, 1000)]  # the other worker's
 
 
+def test_workers_stop_when_their_parent_is_killed(tmp_path: Path) -> None:
+    """A SIGKILLed apply's workers finish the chunk in hand and take no other (sending its
+    results fails): nobody would record the files they write."""
+    import subprocess
+    import sys
+    import time
+
+    log = tmp_path / "done.log"
+    script = f"""
+import os, time
+from staticbuild.parallel import map_forked
+def fn(n):
+    with open({str(log)!r}, "a") as f:
+        f.write(f"{{n}}\\n")
+    time.sleep(0.01)
+    return n
+map_forked(fn, range(2000), int, chunk=20)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 60
+    while (not log.exists() or len(log.read_text().split()) < 50) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+    time.sleep(1.0)  # 100 items' worth: a worker that went on would show it
+    first = len(log.read_text().split())
+    time.sleep(1.0)
+    assert len(log.read_text().split()) == first < 2000
+
+
 def test_a_bug_in_a_worker_is_raised_here(forked: None) -> None:
     def fn(n: int) -> int:
         if n == 3:
