@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import msgspec
 
-from staticbuild.actions import Compress, Plan, Write
+from staticbuild.actions import Compress, Delete, Plan, Update, Write
 from staticbuild.collect import collect_originals, hash_compared
 from staticbuild.derivation import Derivation
 from staticbuild.errors import PlanError, StalePlanError, StaticbuildError
@@ -52,6 +52,7 @@ from staticbuild.state import (
     load_outputs,
     load_state,
     mark_unfinished,
+    read_pending,
     save_state,
     source_records,
     state_changed,
@@ -328,6 +329,9 @@ class Builder:
             # outputs (kept files are not desired), so only the history names its files.
             scope |= {d for d in expired if d in records}
         self._check_destination()
+        # What an interrupted apply was about to write: its files, recorded or not.
+        pending = read_pending(self.state_dir) if full and not self.state.finished else frozenset()
+        scope |= pending
         foreign: list[str] = []
         leftovers: list[str] = []
         if full and (self.project.clear or not self.state.finished):
@@ -353,7 +357,14 @@ class Builder:
                 observed,
             )
         decision = decide(
-            desired, observed, records, scope, foreign=foreign, leftovers=leftovers, keep=keep
+            desired,
+            observed,
+            records,
+            scope,
+            foreign=foreign,
+            leftovers=leftovers,
+            keep=keep,
+            pending=pending,
         )
         if unchanged:
             decision = decision._replace(unmodified=(*unchanged, *decision.unmodified))
@@ -447,7 +458,10 @@ class Builder:
         recovering = not state.finished  # an interrupted apply's note is cleared by saving
         if plan.actions:
             state.finished = False
-            mark_unfinished(self.state_dir)
+            pending = _own_writes(plan)
+            if recovering:  # the last one's, until this apply has settled them
+                pending |= read_pending(self.state_dir)
+            mark_unfinished(self.state_dir, pending)
             if self.bucket is not None:  # name the uploads first: a killed apply's are ours
                 self.bucket.save_pending(_pending(plan))
         outcome = self._execute(context, progress)
@@ -597,6 +611,17 @@ def _bucket_of(project: Project) -> Bucket | None:
         settings.endpoint_url if settings else None,
         settings.region if settings else None,
     )
+
+
+def _own_writes(plan: Plan) -> set[str]:
+    """The paths the plan writes that are, or become, staticbuild's own: all but the files
+    it overwrites that someone else made (those stay theirs until written)."""
+    return {
+        a.path
+        for a in plan.actions
+        if not isinstance(a, Delete)
+        and not (isinstance(a, Update | Write | Compress) and a.foreign)
+    }
 
 
 def _pending(plan: Plan) -> dict[str, OutputRecord]:

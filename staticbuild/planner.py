@@ -63,11 +63,13 @@ def decide(
     foreign: Sequence[str] = (),
     leftovers: Sequence[str] = (),
     keep: Collection[str] = (),
+    pending: Collection[str] = (),
 ) -> Decision:
     """Actions that make every path in ``scope`` as desired, in a deterministic order.
 
     ``foreign`` lists unrecorded files to delete (``clear``); ``leftovers`` lists temporary
-    files of an interrupted apply; ``keep`` lists recorded outputs to leave in place.
+    files of an interrupted apply, and ``pending`` the paths it was about to write (its
+    own, whatever they hold now); ``keep`` lists recorded outputs to leave in place.
     """
     actions: list[Action] = []
     unmodified: list[str] = []
@@ -80,11 +82,16 @@ def decide(
         seen = observed.get(path, MISSING)
         record = records.get(path)
         if want is None:
-            if record is None or path in keep:
+            if (record is None and path not in pending) or path in keep:
                 continue
             if seen.kind == "missing":
-                forget.append(path)
-            elif seen.recorded or (seen.kind == "file" and seen.digest == record.digest):
+                if record is not None:
+                    forget.append(path)
+            elif (
+                seen.recorded
+                or (record is not None and seen.kind == "file" and seen.digest == record.digest)
+                or (path in pending and seen.kind != "dir")
+            ):
                 actions.append(Delete(path, reason="stale"))
             else:
                 forget.append(path)  # changed by someone else since: no longer ours to delete
@@ -101,7 +108,7 @@ def decide(
             if not seen.recorded:
                 adopt.append(path)
             continue
-        actions.append(_write_action(path, want, seen, ours=record is not None))
+        actions.append(_write_action(path, want, seen, ours=record is not None or path in pending))
     if conflicts:
         first = conflicts[0]
         more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""

@@ -7,7 +7,7 @@ record is lost every file is treated as foreign until its content proves otherwi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -84,11 +84,23 @@ def state_file(state_dir: Path) -> Path:
     return state_dir / "state.msgpack"
 
 
-def mark_unfinished(state_dir: Path) -> None:
-    """Note, cheaply, that an apply is under way; a crash leaves the note for the next plan."""
+def mark_unfinished(state_dir: Path, pending: Collection[str] = ()) -> None:
+    """Note that an apply is under way, and the destination paths it is about to write: a
+    crash (or Ctrl-C) leaves the note, and the next plan treats those paths as its own
+    whatever they hold, so a file written but never recorded is not left behind forever."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    (state_dir / APPLYING).touch()
+    encoded = msgspec.msgpack.encode(sorted(pending))
+    replace_file(state_dir / APPLYING, lambda write: write(encoded))
     (state_dir / SETTLED).unlink(missing_ok=True)
+
+
+def read_pending(state_dir: Path) -> frozenset[str]:
+    """The paths an unfinished apply was about to write (see :func:`mark_unfinished`)."""
+    try:
+        data = (state_dir / APPLYING).read_bytes()
+        return frozenset(msgspec.msgpack.decode(data, type=list[str]))
+    except (OSError, msgspec.DecodeError):
+        return frozenset()
 
 
 class _WithoutOutputs(msgspec.Struct):

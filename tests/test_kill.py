@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -278,3 +279,42 @@ def test_interrupted_apply_keeps_what_it_compressed(tmp_path: Path, signum: int)
     filed = br_index(project)
     assert len(filed) == len(set(filed)) == count, "a content was compressed twice"
     assert kept <= set(filed)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_files_an_interrupted_apply_wrote_are_its_own_for_the_next(
+    tmp_path: Path, signum: int
+) -> None:
+    """Files written before the kill but never recorded: when their sources are gone by the
+    next apply, they are deleted as stale, not left behind as someone else's."""
+    for attempt, count in enumerate(SIZES):
+        site = tmp_path / f"site{attempt}"
+        make_tree(site, 50)
+        spec = write_spec(tmp_path / f"project{attempt}", site)
+        dest = spec.parent / "out"
+        clean_apply(spec)
+        before = snapshot(dest)
+        new = site / "assets" / "new"
+        for i in range(count):
+            path = new / f"d{i % 41}" / f"n{i:05d}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"new %d\n" % i * (1 + i % 50))
+
+        def written(dest: Path = dest) -> int:
+            return sum(len(files) for _, _, files in os.walk(dest / "new"))
+
+        if kill_part_way(
+            spec,
+            lambda written=written: written() > 0,
+            lambda written=written, count=count: 0 < written() < count,
+            signum,
+        ):
+            break
+    else:
+        pytest.fail("apply always finished before the signal")
+    shutil.rmtree(new)
+    result = cli(spec, "apply", "--no-input")
+    assert result.returncode == 0, result.stderr
+    assert snapshot(dest) == before
+    plan = cli(spec, "plan", "--json")
+    assert json.loads(plan.stdout)["actions"] == []
