@@ -6,6 +6,7 @@ and spread the reading over a few threads (hashlib releases the GIL on large buf
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -159,6 +160,8 @@ def _observe(base: str, path: str, record: OutputRecord | None) -> Observed | No
     except (FileNotFoundError, NotADirectoryError):
         return MISSING
     except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:  # cannot be there; writing it says why
+            return MISSING
         raise SourceError(f"cannot inspect destination file {full!r}: {exc.strerror}") from None
     mode = st.st_mode
     if stat.S_ISREG(mode):  # the common case first: a file the record vouches for
