@@ -13,6 +13,9 @@ import msgspec
 
 Mode = Literal["copy", "link"]
 
+#: The plan format this staticbuild writes and applies (``"version"`` in its JSON).
+PLAN_VERSION = 1
+
 
 class _Action(msgspec.Struct, frozen=True, tag_field="op", omit_defaults=True, gc=False):
     path: str
@@ -140,5 +143,20 @@ def encode_plan(plan: Plan, *, with_inputs: bool) -> bytes:
     return msgspec.json.format(msgspec.json.encode(plan), indent=2) + b"\n"
 
 
+class _Versioned(msgspec.Struct):
+    version: int
+
+
 def decode_plan(data: bytes) -> Plan:
+    """The plan in ``data``; ValueError if it is not a plan of :data:`PLAN_VERSION`.
+
+    The version is read first: a plan of another version is named as such, not as a
+    plan with the wrong fields.
+    """
+    version = msgspec.json.decode(data, type=_Versioned).version
+    if version != PLAN_VERSION:
+        raise ValueError(
+            f"it is a version {version} plan; this staticbuild applies version "
+            f"{PLAN_VERSION} plans only"
+        )
     return msgspec.json.decode(data, type=Plan)

@@ -188,19 +188,10 @@ def apply(
     **opts: Any,
 ) -> None:
     """Make the destination match the spec."""
-    from staticbuild.actions import decode_plan
+    from staticbuild.saved_plans import read_plan_file
 
     builder = _load(ctx, **opts)
-    saved = None
-    if plan_file is not None:
-        try:
-            saved = decode_plan(plan_file.read_bytes())
-        except OSError as exc:
-            raise StaticbuildError(
-                f"cannot read plan file {str(plan_file)!r}: {exc.strerror}"
-            ) from None
-        except ValueError as exc:
-            raise StaticbuildError(f"{str(plan_file)!r} is not a staticbuild plan: {exc}") from None
+    saved = read_plan_file(plan_file) if plan_file is not None else None
     current = builder.plan(with_inputs=saved is not None or out is not None)
     _warn_walk(ctx, builder)
     if saved is not None:

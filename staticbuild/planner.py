@@ -10,7 +10,18 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import NamedTuple
 
-from staticbuild.actions import Action, Compress, Copy, Delete, Link, Mode, Plan, Update, Write
+from staticbuild.actions import (
+    PLAN_VERSION,
+    Action,
+    Compress,
+    Copy,
+    Delete,
+    Link,
+    Mode,
+    Plan,
+    Update,
+    Write,
+)
 from staticbuild.errors import PlanError
 from staticbuild.state import OutputRecord
 
@@ -168,7 +179,7 @@ def make_plan(
     collected: int,
 ) -> Plan:
     return Plan(
-        version=1,
+        version=PLAN_VERSION,
         destination=destination,
         storage=storage,
         roots=tuple(roots),

@@ -10,13 +10,29 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterable, Mapping
+from pathlib import Path
 
 import msgspec
 
-from staticbuild.actions import Inputs, Plan
-from staticbuild.errors import StalePlanError
+from staticbuild.actions import Inputs, Plan, decode_plan
+from staticbuild.errors import StalePlanError, StaticbuildError
 from staticbuild.planner import Desired, Observed
 from staticbuild.project import Project
+
+
+def read_plan_file(path: Path) -> Plan:
+    """The plan saved in ``path``, or an error naming the file: a plan that cannot be read,
+    is not a plan, or is of another plan version cannot be carried out exactly."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise StaticbuildError(f"cannot read plan file {str(path)!r}: {exc.strerror}") from None
+    try:
+        return decode_plan(data)
+    except ValueError as exc:
+        raise StaticbuildError(
+            f"plan file {str(path)!r} is not a plan this staticbuild can apply: {exc}"
+        ) from None
 
 
 def plan_inputs(

@@ -192,6 +192,17 @@ def test_saved_plan_applies_and_refuses_when_inputs_change(run_cli: RunCli, proj
     assert "the spec file" in run_cli("-f", project, "apply", saved).stderr
 
 
+def test_a_saved_plan_of_another_version_is_refused(run_cli: RunCli, project: Path) -> None:
+    saved = project.parent / "plan.json"
+    assert run_cli("-f", project, "plan", "--out", saved).exit_code == 0
+    saved.write_text(saved.read_text().replace('"version": 1', '"version": 2', 1))
+    refused = run_cli("-f", project, "apply", saved)
+    assert refused.exit_code == 1
+    assert refused.stderr.count("\n") == 1
+    assert str(saved) in refused.stderr and "version 2" in refused.stderr
+    assert not (project.parent / "out").exists()
+
+
 def test_a_saved_plan_records_wanted_paths_that_are_missing(run_cli: RunCli, project: Path) -> None:
     """Absent paths are inputs too: the plan file says so, as plans of older versions did."""
     assert run_cli("-f", project, "apply").exit_code == 0
