@@ -11,6 +11,8 @@ from typing import Literal
 
 import msgspec
 
+from staticbuild.project import Overrides
+
 Mode = Literal["copy", "link"]
 
 #: The plan format this staticbuild writes and applies (``"version"`` in its JSON).
@@ -95,10 +97,15 @@ MARKS = {
 
 
 class Inputs(msgspec.Struct, frozen=True):
-    """What a saved plan was made from; ``apply PLAN`` refuses if any of it changed."""
+    """What a saved plan was made from; ``apply PLAN`` refuses if any of it changed.
+
+    ``flags`` are the command-line options the plan was made with: ``apply PLAN`` uses
+    them, so a plan made with ``--clear`` is applied with ``--clear``.
+    """
 
     spec: str
     options: str
+    flags: Overrides
     sources: dict[str, str]
     destination: dict[str, str]
 

@@ -422,7 +422,7 @@ class Builder:
         if plan is None:
             plan = self.plan()
         elif self._context is None or self._context.plan is not plan:
-            plan = self._verify_saved(plan)
+            plan = self.verify_saved(plan)
         context = self._context
         assert context is not None and context.plan is plan
         if context.proved is not None:
@@ -587,7 +587,10 @@ class Builder:
         """The destination as the summary names it: its absolute folder, or its URL."""
         return self.project.destination if self.bucket is not None else str(self.destination)
 
-    def _verify_saved(self, saved: Plan) -> Plan:
+    def verify_saved(self, saved: Plan) -> Plan:
+        """Plan afresh and refuse ``saved`` if anything it was made from changed; the fresh
+        plan (the same actions) is the one :meth:`apply` then carries out without a new look.
+        """
         if saved.inputs is None:
             raise StalePlanError("the plan file has no recorded inputs; save it with 'plan --out'")
         fresh = self.plan(with_inputs=True)

@@ -104,16 +104,46 @@ def _plan_options(fn: F) -> F:
     return fn
 
 
-def _load(ctx: click.Context, **opts: Any) -> Any:
-    from staticbuild.api import Builder, Overrides, load_project
+#: Each planning option: its field in Overrides and its flag.
+_FLAGS = {
+    "clear": "--clear",
+    "link": "--link",
+    "ignore": "--ignore",
+    "default_ignore": "--no-default-ignore",
+    "post_process": "--no-post-process",
+}
 
-    overrides = Overrides(
+
+def _overrides(opts: dict[str, Any]) -> Any:
+    from staticbuild.api import Overrides
+
+    return Overrides(
         clear=True if opts.get("clear") else None,
         link=True if opts.get("link") else None,
-        ignore=tuple(opts.get("ignore") or ()),
+        # the order and repeats of patterns do not matter (collectstatic sorts a set)
+        ignore=tuple(sorted(set(opts.get("ignore") or ()))),
         default_ignore=False if opts.get("no_default_ignore") else None,
         post_process=False if opts.get("no_post_process") else None,
     )
+
+
+def _saved_flags(saved: Any, given: Any, plan_file: Path) -> Any:
+    """The options a saved plan was made with. It is applied as saved (Terraform's rule):
+    an option may repeat one of them, but one that would change the plan is a usage error."""
+    for field, flag in _FLAGS.items():
+        value = getattr(given, field)
+        if value not in (None, ()) and value != getattr(saved, field):
+            raise click.UsageError(
+                f"{flag} does not match the options plan file {str(plan_file)!r} was made "
+                f"with; a saved plan is applied as saved: drop {flag}, or make the plan "
+                "again with it"
+            )
+    return saved
+
+
+def _load(ctx: click.Context, overrides: Any) -> Any:
+    from staticbuild.api import Builder, load_project
+
     project = load_project(ctx.obj["spec_file"], overrides)
     verbosity = ctx.obj["verbosity"]
     if verbosity >= 1:
@@ -159,7 +189,7 @@ def _print_plan(plan: Any, *, as_json: bool, out: Path | None) -> None:
 @click.pass_context
 def plan(ctx: click.Context, /, as_json: bool, out: Path | None, **opts: Any) -> None:
     """Show what apply would do; change nothing."""
-    builder = _load(ctx, **opts)
+    builder = _load(ctx, _overrides(opts))
     result = builder.plan(with_inputs=out is not None)
     _warn_walk(ctx, builder)
     _print_plan(result, as_json=as_json, out=out)
@@ -187,15 +217,25 @@ def apply(
     dry_run: bool,
     **opts: Any,
 ) -> None:
-    """Make the destination match the spec."""
+    """Make the destination match the spec.
+
+    With PLAN_FILE (saved by 'plan --out'), carry out exactly that plan, with the options
+    it was made with; refuse if anything it was made from has changed since.
+    """
     from staticbuild.saved_plans import read_plan_file
 
-    builder = _load(ctx, **opts)
-    saved = read_plan_file(plan_file) if plan_file is not None else None
-    current = builder.plan(with_inputs=saved is not None or out is not None)
+    overrides = _overrides(opts)
+    saved = None
+    if plan_file is not None:
+        saved = read_plan_file(plan_file)
+        if saved.inputs is not None:
+            overrides = _saved_flags(saved.inputs.flags, overrides, plan_file)
+    builder = _load(ctx, overrides)
+    if saved is not None:  # the same actions, planned afresh from the same inputs
+        current = builder.verify_saved(saved)
+    else:
+        current = builder.plan(with_inputs=out is not None)
     _warn_walk(ctx, builder)
-    if saved is not None:
-        current = saved
     if dry_run:
         _print_plan(current, as_json=as_json, out=out)
         return

@@ -73,6 +73,8 @@ class Project(msgspec.Struct, frozen=True):
     durable: bool
     storage: StorageSettings
     state_dir: str
+    #: the command-line options it was loaded with (a saved plan carries them)
+    overrides: Overrides
     warnings: tuple[str, ...] = ()
     hard_links: bool = True
     s3: BucketSettings | None = None
@@ -283,6 +285,7 @@ def _load_fresh(spec_file: Path, overrides: Overrides) -> Project:
             compress_skip_extensions=st.compress_skip_extensions,
         ),
         state_dir=str(loaded.path.parent / STATE_DIR_NAME),
+        overrides=overrides,
         warnings=resolved.warnings,
         s3=BucketSettings(spec.s3.endpoint_url, spec.s3.region) if spec.s3 else None,
     )

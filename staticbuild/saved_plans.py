@@ -1,9 +1,10 @@
 """Saved plans: what a plan records of its inputs, and why a saved plan is refused.
 
 ``plan --out`` saves the plan with what it was decided from: the spec's digest, the
-options, each collected file's digest and what each destination path held. ``apply
-PLAN_FILE`` plans again, recording the same, and refuses the saved plan at the first
-difference, naming it (Terraform's "saved plan is stale").
+command-line options (``apply PLAN_FILE`` loads the project with them), each collected
+file's digest and what each destination path held. ``apply PLAN_FILE`` plans again,
+recording the same, and refuses the saved plan at the first difference, naming it
+(Terraform's "saved plan is stale").
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def plan_inputs(
     return Inputs(
         spec=project.spec_digest,
         options=hashlib.sha256(options).hexdigest(),
+        flags=project.overrides,
         sources={d: w.digest for d, w in sorted(desired.items())},
         destination=dict(sorted(dest.items())),
     )

@@ -192,6 +192,27 @@ def test_saved_plan_applies_and_refuses_when_inputs_change(run_cli: RunCli, proj
     assert "the spec file" in run_cli("-f", project, "apply", saved).stderr
 
 
+def test_a_saved_plan_is_applied_with_the_options_it_was_made_with(
+    run_cli: RunCli, project: Path
+) -> None:
+    foreign = write(project.parent / "out/foreign.txt", "not ours")
+    saved = project.parent / "plan.json"
+    assert run_cli("-f", project, "plan", "-c", "-i", "*.js", "--out", saved).exit_code == 0
+    changed = run_cli("-f", project, "apply", "--link", saved)
+    assert changed.exit_code == 2 and "--link" in changed.stderr
+    assert foreign.exists() and not (project.parent / "out/css").exists()
+    applied = run_cli("-f", project, "apply", saved)
+    assert applied.exit_code == 0, applied.stderr
+    assert sorted(tree(project.parent / "out")) == [
+        "css/only-b.css",
+        "css/site.css",
+        "img/ünï code.png",
+    ]
+    # repeating an option the plan was made with is fine
+    assert run_cli("-f", project, "plan", "-i", "*.js", "--out", saved).exit_code == 0
+    assert run_cli("-f", project, "apply", "-i", "*.js", saved).exit_code == 0
+
+
 def test_a_saved_plan_of_another_version_is_refused(run_cli: RunCli, project: Path) -> None:
     saved = project.parent / "plan.json"
     assert run_cli("-f", project, "plan", "--out", saved).exit_code == 0
