@@ -76,7 +76,8 @@ def _plan_options(fn: F) -> F:
         click.option(
             "--out",
             type=click.Path(dir_okay=False, path_type=Path),
-            help="Save the plan (JSON) for a later 'apply FILE'.",
+            help="Save the plan (JSON) for a later 'apply FILE' (apply saves the plan it "
+            "carries out, before it starts).",
         ),
         click.option(
             "-c",
@@ -158,14 +159,20 @@ def _warn_walk(ctx: click.Context, builder: Any) -> None:
             click.echo(f"Warning: {warning}", err=True)
 
 
-def _print_plan(plan: Any, *, as_json: bool, out: Path | None) -> None:
+def _save_plan(plan: Any, out: Path | None) -> None:
+    from staticbuild.actions import encode_plan
+
+    if out is None:
+        return
+    try:
+        out.write_bytes(encode_plan(plan, with_inputs=True))
+    except OSError as exc:
+        raise StaticbuildError(f"cannot write plan file {str(out)!r}: {exc.strerror}") from None
+
+
+def _print_plan(plan: Any, *, as_json: bool) -> None:
     from staticbuild.actions import MARKS, encode_plan, op_of
 
-    if out is not None:
-        try:
-            out.write_bytes(encode_plan(plan, with_inputs=True))
-        except OSError as exc:
-            raise StaticbuildError(f"cannot write plan file {str(out)!r}: {exc.strerror}") from None
     if as_json:
         click.echo(encode_plan(plan, with_inputs=False).decode(), nl=False)
         return
@@ -192,7 +199,8 @@ def plan(ctx: click.Context, /, as_json: bool, out: Path | None, **opts: Any) ->
     builder = _load(ctx, _overrides(opts))
     result = builder.plan(with_inputs=out is not None)
     _warn_walk(ctx, builder)
-    _print_plan(result, as_json=as_json, out=out)
+    _save_plan(result, out)
+    _print_plan(result, as_json=as_json)
 
 
 @cli.command()
@@ -237,12 +245,14 @@ def apply(
         current = builder.plan(with_inputs=out is not None)
     _warn_walk(ctx, builder)
     if dry_run:
-        _print_plan(current, as_json=as_json, out=out)
+        _save_plan(current, out)
+        _print_plan(current, as_json=as_json)
         return
     verbosity = ctx.obj["verbosity"]
     _confirm(current, no_input)
+    _save_plan(current, out)
     if verbosity >= 2:
-        _print_plan(current, as_json=False, out=None)
+        _print_plan(current, as_json=False)
     result = _run_with_progress(builder, current, verbosity)
     if as_json:
         from staticbuild.actions import encode_plan

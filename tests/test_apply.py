@@ -213,6 +213,14 @@ def test_a_saved_plan_is_applied_with_the_options_it_was_made_with(
     assert run_cli("-f", project, "apply", "-i", "*.js", saved).exit_code == 0
 
 
+def test_apply_out_saves_the_plan_it_carries_out(run_cli: RunCli, project: Path) -> None:
+    saved = project.parent / "applied.json"
+    assert run_cli("-f", project, "apply", "--out", saved).exit_code == 0
+    plan = json.loads(saved.read_text())
+    assert sorted(a["path"] for a in plan["actions"]) == sorted(tree(project.parent / "out"))
+    assert plan["inputs"]["destination"]["app.js"] == "missing:"
+
+
 def test_a_saved_plan_of_another_version_is_refused(run_cli: RunCli, project: Path) -> None:
     saved = project.parent / "plan.json"
     assert run_cli("-f", project, "plan", "--out", saved).exit_code == 0
