@@ -251,7 +251,7 @@ def apply(
     verbosity = ctx.obj["verbosity"]
     _confirm(current, no_input)
     _save_plan(current, out)
-    if verbosity >= 2:
+    if verbosity >= 2 and not as_json:  # with --json, stdout is the one JSON object (the plan)
         _print_plan(current, as_json=False)
     result = _run_with_progress(builder, current, verbosity)
     if as_json:

@@ -221,6 +221,12 @@ def test_apply_out_saves_the_plan_it_carries_out(run_cli: RunCli, project: Path)
     assert plan["inputs"]["destination"]["app.js"] == "missing:"
 
 
+def test_apply_json_prints_one_object_at_any_verbosity(run_cli: RunCli, project: Path) -> None:
+    result = run_cli("-f", project, "-v", "2", "apply", "--json")
+    assert result.exit_code == 0
+    assert len(json.loads(result.stdout)["actions"]) == 5
+
+
 def test_a_saved_plan_of_another_version_is_refused(run_cli: RunCli, project: Path) -> None:
     saved = project.parent / "plan.json"
     assert run_cli("-f", project, "plan", "--out", saved).exit_code == 0
