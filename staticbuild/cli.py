@@ -70,6 +70,20 @@ def cli(ctx: click.Context, spec_file: Path | None, verbosity: int) -> None:
     ctx.obj = {"spec_file": spec_file, "verbosity": verbosity}
 
 
+_STDOUT_FAILED = "cannot write to standard output: {}"
+
+
+def _echo(text: str, *, nl: bool = True) -> None:
+    """Print to stdout. A stdout that cannot take it (a full disk) is a clear error; a
+    closed pipe (``| head``) is left to click, which exits quietly."""
+    try:
+        click.echo(text, nl=nl)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise StaticbuildError(_STDOUT_FAILED.format(exc.strerror)) from None
+
+
 def _plan_options(fn: F) -> F:
     options = [
         click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON object."),
@@ -174,7 +188,7 @@ def _print_plan(plan: Any, *, as_json: bool) -> None:
     from staticbuild.actions import MARKS, encode_plan, op_of
 
     if as_json:
-        click.echo(encode_plan(plan, with_inputs=False).decode(), nl=False)
+        _echo(encode_plan(plan, with_inputs=False).decode(), nl=False)
         return
     for action in plan.actions:
         op = op_of(action)
@@ -182,13 +196,13 @@ def _print_plan(plan: Any, *, as_json: bool) -> None:
         if hasattr(action, "root"):
             origin = f"from {plan.roots[action.root]}"
             detail = f"{detail}, {origin}" if detail else origin
-        click.echo(f"{MARKS[op]} {op:<12} {action.path}" + (f"  ({detail})" if detail else ""))
+        _echo(f"{MARKS[op]} {op:<12} {action.path}" + (f"  ({detail})" if detail else ""))
     counts = plan.counts()
     if not plan.actions:
-        click.echo(f"No changes. {plan.unmodified} files are up to date.")
+        _echo(f"No changes. {plan.unmodified} files are up to date.")
         return
     parts = [f"{n} to {op}" for op, n in sorted(counts.items())]
-    click.echo(f"Plan: {', '.join(parts)}, {plan.unmodified} unmodified.")
+    _echo(f"Plan: {', '.join(parts)}, {plan.unmodified} unmodified.")
 
 
 @cli.command()
@@ -257,9 +271,9 @@ def apply(
     if as_json:
         from staticbuild.actions import encode_plan
 
-        click.echo(encode_plan(current, with_inputs=False).decode(), nl=False)
+        _echo(encode_plan(current, with_inputs=False).decode(), nl=False)
     elif verbosity >= 1:
-        click.echo(result.summary())
+        _echo(result.summary())
 
 
 def _confirm(plan: Any, no_input: bool) -> None:
@@ -312,9 +326,9 @@ def which(ctx: click.Context, paths: tuple[str, ...], first: bool) -> None:
             missing = True
             click.echo(f"No matching file found for '{path}'.{searched}", err=True)
         elif verbosity >= 1:
-            click.echo(f"Found '{path}' here:\n  " + "\n  ".join(found.locations) + searched)
+            _echo(f"Found '{path}' here:\n  " + "\n  ".join(found.locations) + searched)
         else:
-            click.echo("\n".join(found.locations))
+            _echo("\n".join(found.locations))
     if missing:
         ctx.exit(1)
 
@@ -363,7 +377,13 @@ def main() -> None:
         if code is not None and not isinstance(code, int):
             print(code, file=sys.stderr)
             code = 1
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to flush
-                stream.flush()
+        try:
+            sys.stdout.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # a closed pipe: the reader wanted no more
+        except OSError as error:
+            print(f"Error: {_STDOUT_FAILED.format(error.strerror)}", file=sys.stderr)
+            code = code or 1
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
         os._exit(code or 0)

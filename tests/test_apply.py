@@ -403,6 +403,27 @@ def test_the_command_exits_fast_with_its_output_and_status_intact(demo: Path) ->
     assert usage.returncode == 2 and "no-such-flag" in usage.stderr
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [["plan"], ["plan", "--json"]])
+def test_output_that_cannot_be_written_is_one_clear_line(demo: Path, args: list[str]) -> None:
+    command = [sys.executable, "-m", "staticbuild", "-f", str(demo), *args]
+    with open("/dev/full", "w") as full:
+        failed = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True)
+    assert failed.returncode == 1
+    assert failed.stderr == "Error: cannot write to standard output: No space left on device\n"
+
+
+def test_a_closed_pipe_ends_the_command_quietly(demo: Path) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line, as with '| head -0'
+    try:
+        command = [sys.executable, "-m", "staticbuild", "-f", str(demo), "plan"]
+        closed = subprocess.run(command, stdout=write_end, stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write_end)
+    assert closed.returncode == 1 and closed.stderr == ""
+
+
 def test_a_builder_that_applied_plans_the_changed_paths_in_full(tmp_path: Path) -> None:
     """A one-shot builder lets go of its per-file wants when it applies (they are most of
     a large apply's memory), so a later plan, even one given the changed paths, looks at
