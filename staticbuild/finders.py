@@ -318,6 +318,10 @@ class Winners(Mapping[str, Winner]):
 def find_all(roots: Sequence[Root], ignore: IgnoreMatcher, path: str) -> Iterator[tuple[Root, str]]:
     """Every (root, absolute file) that provides destination ``path``, in search order."""
     normal = path.replace(os.sep, "/")
+    if normal.startswith("/"):
+        return  # an absolute path is never found
+    # Django's safe_join drops "./" and doubled slashes; any ".." is still refused below.
+    normal = "/".join(part for part in normal.split("/") if part not in ("", "."))
     if not is_safe_relpath(normal):
         return
     for root in roots:

@@ -40,9 +40,29 @@ def test_all_locations_and_first(run_cli: RunCli, spec: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("path", "found"),
+    [
+        ("./css/x.css", "a/css/x.css"),
+        ("css//x.css", "a/css/x.css"),
+        ("css/./x.css", "a/css/x.css"),
+        ("./vendor//lib.js", "v/lib.js"),
+    ],
+)
+def test_dot_segments_and_doubled_slashes_are_normalised(
+    run_cli: RunCli, spec: Path, path: str, found: str
+) -> None:
+    result = run_cli("-f", spec, "-v", "0", "which", "--first", path)
+    assert result.exit_code == 0
+    assert result.stdout == f"{spec.parent / found}\n"
+
+
+@pytest.mark.parametrize(
     "path",
     [
         "css/x.scss",
+        "//etc/passwd",
+        "./../secret.txt",
+        "css//../../secret.txt",
         "lib.js",
         "../secret.txt",
         "/etc/passwd",
