@@ -70,15 +70,20 @@ def apply_result(
     """Count what ``plan`` did: its actions whose path was ``written``, and the deletions."""
     result = ApplyResult(destination, link, unmodified=unmodified, deleted=len(deleted))
     done: dict[type, int] = {}
+    # Django counts the collected files that post-processing wrote for (collectstatic's
+    # post_processed_files); the manifest (origin "") is not one of them.
+    post_processed: set[str] = set()
     for action in plan.actions:
         if action.path in written:
             kind = type(action)
             if kind is Update and cast(Update, action).mode == "link":
                 kind = Link
+            elif kind is Write:
+                post_processed.add(cast(Write, action).origin)
             done[kind] = done.get(kind, 0) + 1
     result.copied = done.get(Copy, 0) + done.get(Update, 0)
     result.linked = done.get(Link, 0)
-    result.post_processed = done.get(Write, 0)
+    result.post_processed = len(post_processed - {""})
     result.compressed = done.get(Compress, 0)
     # A copy of the names: a first apply's ``written`` is the state's own table.
     result.changes = (tuple(written), deleted)

@@ -33,6 +33,7 @@ from tests.collectstatic_reference import (
     snapshot,
     staticbuild,
 )
+from tests.conftest import small_site
 from tests.django_reference import django61_python
 from tests.manifest_apply_helpers import (
     WHITENOISE_MANIFEST,
@@ -314,6 +315,14 @@ def graph(base: Path, **storage: Any) -> Path:
     return write_manifest_spec(
         case_of(base), "out", {"kind": "manifest", "compress": ["gzip", "br"], **storage}
     )
+
+
+def test_the_summary_counts_post_processed_files_as_collectstatic_does(tmp_path: Path) -> None:
+    """Django 5.2's collectstatic says "3 static files copied to '…', 3 post-processed." for
+    this tree: each collected file got a hashed copy; the manifest is not counted."""
+    spec = small_site(tmp_path, "storage: {kind: manifest}\n")
+    result = apply_ok(spec)
+    assert result.stdout == f"3 static files copied to '{tmp_path / 'out'}', 3 post-processed.\n"
 
 
 def test_second_apply_does_no_work(tmp_path: Path) -> None:
