@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from staticbuild import __version__
 from staticbuild.errors import StaticbuildError
@@ -333,6 +334,17 @@ def which(ctx: click.Context, paths: tuple[str, ...], first: bool) -> None:
         ctx.exit(1)
 
 
+def _check_addr(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A malformed --addr is a usage error, found before anything is applied."""
+    from staticbuild.server import parse_addr
+
+    try:
+        parse_addr(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
 @cli.command()
 @click.option("--serve", is_flag=True, help="Serve the destination over HTTP.")
 @click.option("--insecure", is_flag=True, help="Serve even without 'debug: true' in the spec.")
@@ -341,7 +353,8 @@ def which(ctx: click.Context, paths: tuple[str, ...], first: bool) -> None:
     default="127.0.0.1:8000",
     show_default=True,
     metavar="HOST:PORT",
-    help="Where to serve.",
+    callback=_check_addr,
+    help="Where to serve (with --serve).",
 )
 @click.pass_context
 def watch(ctx: click.Context, serve: bool, insecure: bool, addr: str) -> None:
@@ -349,6 +362,8 @@ def watch(ctx: click.Context, serve: bool, insecure: bool, addr: str) -> None:
     from staticbuild.api import Builder, Overrides, load_project
     from staticbuild.watch import run_watch
 
+    if not serve and ctx.get_parameter_source("addr") is not ParameterSource.DEFAULT:
+        raise click.UsageError("--addr is used only with --serve")
     spec_file = ctx.obj["spec_file"]
     # A source that a build creates later (vendor/dist) is watched for, not refused.
     overrides = Overrides(missing_sources_ok=True)

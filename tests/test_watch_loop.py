@@ -254,6 +254,22 @@ def test_busy_address_fails_before_the_first_apply(spec: Path) -> None:
     assert not (spec.parent / "build").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--serve", "--insecure", "--addr", "nonsense"], "not a HOST:PORT address"),
+        (["--addr", "127.0.0.1:0"], "--addr is used only with --serve"),
+    ],
+)
+def test_addr_mistakes_are_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    write(tmp_path / "assets/app.js", "app()")
+    spec = write(tmp_path / "staticbuild.yaml", "version: 1\ndestination: out\nsources: [assets]\n")
+    command = [sys.executable, "-m", "staticbuild", "-f", str(spec), "watch", *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and message in result.stderr
+    assert not (tmp_path / "out").exists()  # refused before the first apply
+
+
 def test_bad_spec_keeps_the_last_good_state_and_a_good_one_reloads(spec: Path) -> None:
     write(spec.parent / "vendor/v.js", "vendor()")
     with Daemon(spec, serve=True) as daemon:
