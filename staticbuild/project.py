@@ -6,6 +6,7 @@ planning, applying, watching — depends only on it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 from pathlib import Path
@@ -180,6 +181,8 @@ def _from_cache(spec_file: Path, raw: bytes, overrides: Overrides) -> Project | 
 
 
 def _to_cache(spec_file: Path, raw: bytes, overrides: Overrides, project: Project) -> None:
+    """Keep the project in the state folder, if there is one: a plan or a ``which`` in a
+    clean project changes nothing on disk; the first apply makes the folder."""
     folders = {r.path: os.path.isdir(r.path) for r in project.roots}
     entry = _CachedProject(
         _cache_key(raw, overrides), project, folders, _search_path(project), _resolved(project)
@@ -191,11 +194,9 @@ def _to_cache(spec_file: Path, raw: bytes, overrides: Overrides, project: Projec
     ]
     data = msgspec.json.encode([entry, *others][:_CACHE_ENTRIES])
     target = _cache_file(spec_file)
-    try:
-        target.parent.mkdir(exist_ok=True)
+    # no state folder yet, or a read-only one: only the cache is lost
+    with contextlib.suppress(OSError):
         replace_file(target, lambda write: write(data))
-    except OSError:
-        pass  # a read-only project folder only loses the cache
 
 
 def load_project(

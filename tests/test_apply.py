@@ -164,6 +164,14 @@ def test_lost_state_is_recovered_by_content(run_cli: RunCli, project: Path) -> N
     assert run_cli("-f", project, "apply").stdout.startswith("0 static files copied")
 
 
+def test_plan_in_a_clean_project_changes_nothing(run_cli: RunCli, project: Path) -> None:
+    before = tree(project.parent)
+    for args in (["plan"], ["plan", "--json"], ["apply", "-n"], ["which", "app.js"]):
+        assert run_cli("-f", project, *args).exit_code == 0
+    assert tree(project.parent) == before
+    assert not (project.parent / ".staticbuild").exists()
+
+
 def test_dry_run_is_plan(run_cli: RunCli, project: Path) -> None:
     result = run_cli("-f", project, "apply", "-n")
     assert result.exit_code == 0 and "Plan: 5 to copy" in result.stdout

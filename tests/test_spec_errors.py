@@ -447,6 +447,7 @@ def test_the_spec_is_validated_in_a_child_and_its_errors_reported_here(tmp_path:
     import textwrap
 
     write(tmp_path / "assets/a.css", "a")
+    (tmp_path / ".staticbuild").mkdir()  # the cache is kept only where an apply made one
     spec = tmp_path / "staticbuild.yaml"
     spec.write_text(GOOD + "ignore: ['*.scss']\n")
     bad = tmp_path / "bad" / "staticbuild.yaml"
@@ -489,6 +490,7 @@ def test_the_validated_spec_is_reused_across_interpreters_search_paths(
     import sys
 
     write(tmp_path / "assets/a.css", "a")
+    (tmp_path / ".staticbuild").mkdir()  # the cache is kept only where an apply made one
     write(tmp_path / "pkgs/mypkg/__init__.py", "")
     write(tmp_path / "pkgs/mypkg/static/mypkg/b.css", "b")
     spec = tmp_path / "staticbuild.yaml"
