@@ -15,7 +15,7 @@ from pathlib import Path
 import msgspec
 
 from staticbuild.atomic import replace_file
-from staticbuild.project import Project
+from staticbuild.project import Overrides, Project
 from staticbuild.snapshot import Snapshot
 from staticbuild.state import APPLYING, JOURNAL, SETTLED, state_file
 
@@ -27,7 +27,10 @@ def inputs_key(project: Project, snapshot: Snapshot) -> str:
     """The options and every source's stat, as one digest: while it and the outputs'
     stats stay the same, so does the plan (stats vouch for content, as records do)."""
     h = hashlib.sha256(INPUTS_KEY_VERSION)
-    h.update(msgspec.json.encode(msgspec.structs.replace(project, warnings=())))
+    # The options as they act (patterns, clear, link...), not as they were given: a watch
+    # (missing sources allowed) and an apply of the same spec share the proof.
+    plain = msgspec.structs.replace(project, warnings=(), overrides=Overrides())
+    h.update(msgspec.json.encode(plain))
     encode = msgspec.msgpack.Encoder().encode
     for files in snapshot.infos.by_root:
         h.update(encode(files))  # each listing in walk order: a reordering only misses
