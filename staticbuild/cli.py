@@ -31,20 +31,42 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except StaticbuildError as exc:
-            obj = ctx.obj or {}
-            if obj.get("verbosity", 1) >= 3:
-                import traceback  # only here: it costs ~15 ms of start-up
-
-                traceback.print_exc()
+            _traceback_at_3(ctx)
             for line in str(exc).splitlines() or [type(exc).__name__]:
                 click.echo(f"Error: {line}", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:  # one the code did not foresee: still one line, naming the path
+            _traceback_at_3(ctx)
+            click.echo(f"Error: {_os_error_line(exc)}", err=True)
+            ctx.exit(1)
         except KeyboardInterrupt:  # watch stops on its own; this is an apply or a plan
             click.echo(
                 "Interrupted: no file is left half-written; run the command again to finish.",
                 err=True,
             )
             ctx.exit(1)
+
+
+def _traceback_at_3(ctx: click.Context) -> None:
+    if (ctx.obj or {}).get("verbosity", 1) >= 3:
+        import traceback  # only here: it costs ~15 ms of start-up
+
+        traceback.print_exc()
+
+
+def _os_error_line(exc: OSError) -> str:
+    """``exc`` as one line; a path in staticbuild's own state folder says it may go."""
+    from staticbuild.project import STATE_DIR_NAME
+
+    paths = [p for p in (exc.filename, exc.filename2) if p is not None]
+    where = " -> ".join(repr(os.fsdecode(p)) for p in paths)
+    line = f"{exc.strerror or exc}: {where}" if where else str(exc)
+    if any(STATE_DIR_NAME in Path(os.fsdecode(p)).parts for p in paths):
+        line += (
+            f" (in staticbuild's state folder {STATE_DIR_NAME}/: remove what is damaged there;"
+            " staticbuild then checks the destination by content)"
+        )
+    return line
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -204,3 +204,33 @@ def test_a_failed_manifest_apply_keeps_the_old_manifest_and_everything_it_names(
     (tmp_path / "src/big.bin").unlink()
     assert run_cli("-f", spec, "apply").exit_code == 0
     assert '"actions": []' in run_cli("-f", spec, "plan", "--json").stdout
+
+
+@pytest.mark.parametrize(
+    ("damaged", "kind"),
+    [
+        (".staticbuild", "file"),
+        (".staticbuild/state.journal", "folder"),
+        (".staticbuild/applying", "folder"),
+        (".staticbuild/compress", "file"),
+        (".staticbuild/derived.msgpack", "folder"),
+    ],
+)
+def test_a_damaged_state_folder_is_one_line_and_the_next_apply_recovers(
+    run_cli: RunCli, tmp_path: Path, damaged: str, kind: str
+) -> None:
+    write(tmp_path / "src/a.css", "body { color: red; }\n" * 20)
+    spec = make_spec(tmp_path, "sources: [src]\nstorage: {kind: manifest, compress: [gzip]}\n")
+    assert run_cli("-f", spec, "apply").exit_code == 0
+    target = tmp_path / damaged
+    shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    target.mkdir() if kind == "folder" else target.write_text("damaged")
+    write(tmp_path / "src/a.css", "body { color: blue; }\n" * 20)
+    result = run_cli("-f", spec, "apply")
+    if result.exit_code != 0:  # some damage is simply written over
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+        assert "state folder" in lines[0] and damaged.split("/")[-1] in lines[0]
+    shutil.rmtree(target) if target.is_dir() else target.unlink()
+    assert run_cli("-f", spec, "apply").exit_code == 0
+    assert '"actions": []' in run_cli("-f", spec, "plan", "--json").stdout
