@@ -120,6 +120,20 @@ def unchanged_outputs(
     return unchanged, desired.keys() - unchanged
 
 
+def _real_folder(base: str, folder: str, known: dict[str, bool]) -> bool:
+    """Whether ``folder`` is a folder of the destination, not reached through a symlink: a
+    file seen through a symlinked folder is elsewhere (the planner writes it for real)."""
+    there = known.get(folder)
+    if there is None:
+        parent = folder.rpartition("/")[0]
+        try:
+            mode = os.lstat(f"{base}/{folder}").st_mode
+        except OSError:
+            mode = 0
+        there = known[folder] = stat.S_ISDIR(mode) and _real_folder(base, parent, known)
+    return there
+
+
 def observe_destination(
     destination: Path, paths: Collection[str], records: Mapping[str, OutputRecord]
 ) -> dict[str, Observed]:
@@ -134,12 +148,8 @@ def observe_destination(
     get = records.get
     folders: dict[str, bool] = {"": True}  # whether each folder exists: one stat per folder
     for path in sorted(paths):  # lstat is cheaper than a thread hand-off: one pass
-        folder = path.rpartition("/")[0]
-        there = folders.get(folder)
-        if there is None:
-            there = folders[folder] = os.path.isdir(f"{base}/{folder}")
-        if not there:  # a cold apply's usual case: nothing to stat below a missing folder
-            continue
+        if not _real_folder(base, path.rpartition("/")[0], folders):
+            continue  # a cold apply's usual case: nothing to stat below a missing folder
         found = _observe(base, path, get(path))
         if found is None:
             unvouched.append(path)

@@ -341,6 +341,25 @@ def test_a_spec_in_a_folder_whose_name_is_not_utf8_is_a_clear_error(
     ]
 
 
+def test_a_destination_folder_that_is_a_symlink_into_a_source(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """Files seen through it are elsewhere: refused without --clear; with it, the link goes
+    and the folder is written for real, in one apply. The source is never touched."""
+    write(tmp_path / "assets/a.txt", "a")
+    write(tmp_path / "assets/sub/s.txt", "s")
+    spec = make_spec(tmp_path, "sources: [assets]\n")
+    (tmp_path / "out").mkdir()
+    os.symlink("../assets/sub", tmp_path / "out/sub")
+    result = run_cli("-f", spec, "apply", "--no-input")
+    assert result.exit_code == 1 and "'sub/s.txt'" in result.stderr
+    assert run_cli("-f", spec, "apply", "--no-input", "--clear").exit_code == 0
+    assert not (tmp_path / "out/sub").is_symlink()
+    assert tree(tmp_path / "out") == {"a.txt": b"a", "sub/s.txt": b"s"}
+    assert tree(tmp_path / "assets") == {"a.txt": b"a", "sub/s.txt": b"s"}
+    assert actions(run_cli, spec, "--clear") == []
+
+
 def test_symlink_loop_is_a_clear_error(run_cli: RunCli, project: Path) -> None:
     os.symlink(project.parent / "a", project.parent / "a/css/loop")
     result = run_cli("-f", project, "plan")
