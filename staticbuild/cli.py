@@ -7,6 +7,7 @@ This is the only module that imports click and the only place that turns a
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import sys
@@ -36,6 +37,8 @@ class _Group(click.Group):
                 click.echo(f"Error: {line}", err=True)
             ctx.exit(exc.exit_code)
         except OSError as exc:  # one the code did not foresee: still one line, naming the path
+            if exc.errno == errno.EPIPE:
+                raise  # a closed pipe (`| head`): click ends quietly
             _traceback_at_3(ctx)
             click.echo(f"Error: {_os_error_line(exc)}", err=True)
             ctx.exit(1)
