@@ -149,7 +149,7 @@ def map_forked(
             if fd >= 0:
                 os.close(fd)
         for pid in readers.values():
-            os.waitpid(pid, 0)
+            _reap(pid)
     if failure:
         raise RuntimeError(f"a worker process failed: {failure}")
     out: list[_R | None] = []
@@ -248,6 +248,13 @@ def _collect(
     return failure
 
 
+def _reap(pid: int) -> None:
+    """Wait for a child; one already reaped is fine (Ctrl-C can land between a wait that
+    reaped it and the line that notes it)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
 def _kill(pid: int) -> None:
     import signal
 
@@ -307,7 +314,7 @@ class Background(Generic[_R]):
     def __exit__(self, *exc: object) -> None:
         if self._pid:
             _kill(self._pid)
-            os.waitpid(self._pid, 0)
+            _reap(self._pid)
             self._pid = 0
         if self._file is not None:
             self._file.close()

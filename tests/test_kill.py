@@ -97,10 +97,11 @@ def _default_sigint() -> None:
 
 
 def kill_part_way(
-    spec: Path, started: Probe, part_way: Probe, signum: int = signal.SIGKILL
+    spec: Path, started: Probe, part_way: Probe, signum: int = signal.SIGKILL, group: bool = False
 ) -> bool:
-    """Start an apply, send ``signum`` as soon as ``started()``; whether it stopped
-    ``part_way()``. SIGINT (Ctrl-C) must end it with status 1 and a one-line message."""
+    """Start an apply, send ``signum`` as soon as ``started()`` (with ``group``, to its
+    whole process group, workers included, as a terminal's Ctrl-C does); whether it
+    stopped ``part_way()``. SIGINT must end it with status 1 and a one-line message."""
     log = spec.parent / "killed-apply.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -110,6 +111,7 @@ def kill_part_way(
             # As from a terminal: a job started in the background of a script (CI) would
             # otherwise inherit SIGINT ignored, and Ctrl-C could not be tested.
             preexec_fn=_default_sigint,
+            start_new_session=group,
         )
         deadline = time.monotonic() + 120
         try:
@@ -118,7 +120,7 @@ def kill_part_way(
                     break
                 time.sleep(0.001)
             if proc.poll() is None:
-                os.kill(proc.pid, signum)
+                (os.killpg if group else os.kill)(proc.pid, signum)
         finally:
             proc.wait(timeout=60)
     output = log.read_text(errors="replace")
@@ -246,8 +248,14 @@ def processes_naming(text: str) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
-def test_interrupted_apply_keeps_what_it_compressed(tmp_path: Path, signum: int) -> None:
+@pytest.mark.parametrize(
+    ("signum", "group"),
+    [(signal.SIGKILL, False), (signal.SIGINT, False), (signal.SIGINT, True)],
+    ids=["SIGKILL", "SIGINT", "SIGINT-group"],
+)
+def test_interrupted_apply_keeps_what_it_compressed(
+    tmp_path: Path, signum: int, group: bool
+) -> None:
     """Compressions finished before a kill or Ctrl-C are in the cache; the next apply
     compresses only the rest (no content is filed twice), and no worker outlives it."""
     for count in (200, 400, 800, 1600):
@@ -262,6 +270,7 @@ def test_interrupted_apply_keeps_what_it_compressed(tmp_path: Path, signum: int)
             lambda project=project: bool(br_index(project)),
             lambda project=project, count=count: 0 < len(br_index(project)) < count,
             signum,
+            group,
         ):
             break
     else:
