@@ -378,3 +378,32 @@ def test_a_damaged_cache_never_reaches_the_destination(run_cli: RunCli, tmp_path
     assert len(list((tmp_path / "out").glob("*.css.*"))) == 12
     siblings_decode()
     assert '"actions": []' in run_cli("-f", spec, "plan", "--json").stdout
+
+
+def test_a_worker_that_dies_is_one_clear_error_and_what_finished_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compression worker killed mid-chunk (the kernel's OOM killer, say): the pool
+    reports it instead of waiting forever, and the other chunks' results are in the cache."""
+    import signal
+
+    from staticbuild.storage import compress
+
+    if compress._start_method() != "fork":
+        pytest.skip("the fake coder reaches the workers only through fork")
+    real = compress.CODERS["br"]
+
+    def dies_on_poison(data: bytes) -> bytes:
+        if b"POISON" in data:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(data)
+
+    monkeypatch.setitem(compress.CODERS, "br", dies_on_poison)
+    # Each big file is a chunk of its own (chunks hold ~256 KiB), the poisoned one is last.
+    files = [CSS * 30 + b"/* %d */" % i for i in range(4)] + [CSS + b"POISON"]
+    cache = CompressCache(tmp_path, workers=2)
+    with pytest.raises(PostProcessError, match="compression worker stopped"):
+        cache.compress_many([(sha(d), d) for d in files], CompressOptions(encodings=("br",)))
+    fresh = CompressCache(tmp_path, workers=1)
+    assert any(fresh.lookup(sha(d), "br") is not None for d in files[:-1])
+    assert fresh.lookup(sha(files[-1]), "br") is None

@@ -14,13 +14,15 @@ would cost more than it saves.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import os
 import signal
 import threading
+import time
 import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
@@ -142,10 +144,31 @@ def _work(root: str, jobs: Sequence[_Job]) -> list[_Answer]:
     return answers
 
 
-def _leave_interrupts_to_parent() -> None:
-    """A pool worker ignores Ctrl-C: the parent stops the pool (one message, no traceback
-    per worker)."""
+def _worker_start(parent: int) -> None:
+    """Set a pool worker up: Ctrl-C is the parent's to handle (it stops the pool: one
+    message, no traceback per worker), and a worker whose parent died (SIGKILL) exits at
+    once rather than finish work nobody will record, or wait for more forever."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def exit_with_parent() -> None:  # brotli lets go of the GIL: this runs meanwhile
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=exit_with_parent, daemon=True).start()
+
+
+def _stop_now(pool: ProcessPoolExecutor) -> None:
+    """Shut ``pool`` down without waiting for the chunks in hand: an interrupted apply
+    ends now, and what its workers were compressing is not recorded anyway."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14 and later
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(OSError):
+            process.terminate()
 
 
 def _start_method() -> str:
@@ -433,10 +456,21 @@ class CompressCache:
             weight += sizes[i]
         self.stats.pooled_batches += 1
         workers = min(self.workers, len(chunks))
-        context = get_context(_start_method())
-        pool = context.Pool(workers, initializer=_leave_interrupts_to_parent)
+        pool = ProcessPoolExecutor(
+            workers,
+            mp_context=get_context(_start_method()),
+            initializer=_worker_start,
+            initargs=(os.getpid(),),
+        )
         try:
-            yield from pool.imap_unordered(functools.partial(_work, root), chunks)
+            futures = [pool.submit(_work, root, chunk) for chunk in chunks]
+            for future in as_completed(futures):
+                try:
+                    yield future.result()
+                except BrokenProcessPool:
+                    raise PostProcessError(
+                        "a compression worker stopped before it finished (out of memory?); "
+                        "run apply again: what was compressed is kept"
+                    ) from None
         finally:
-            pool.terminate()
-            pool.join()
+            _stop_now(pool)
