@@ -331,7 +331,7 @@ class Builder:
         self._check_destination()
         # What an interrupted apply was about to write: its files, recorded or not.
         pending = read_pending(self.state_dir) if full and not self.state.finished else frozenset()
-        scope |= pending
+        scope |= pending.difference(unchanged)  # those are settled: their records vouch
         foreign: list[str] = []
         leftovers: list[str] = []
         if full and (self.project.clear or not self.state.finished):

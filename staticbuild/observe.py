@@ -213,6 +213,19 @@ def _hash(base: str, path: str) -> Observed:
     return Observed("file", digest, None, st.st_size, st.st_mtime_ns, st.st_ino)
 
 
+def _refuse_unnamable(path: str) -> None:
+    """A destination entry whose name is not UTF-8 can be neither planned nor kept track
+    of: the user must look at it (the sources' walk skips such names with a warning)."""
+    try:
+        path.encode()
+    except UnicodeEncodeError:
+        shown = path.encode(errors="surrogateescape").decode(errors="backslashreplace")
+        raise PlanError(
+            f"the destination holds '{shown}', whose name is not valid UTF-8; "
+            "move it away or remove it"
+        ) from None
+
+
 def list_destination(destination: Path) -> tuple[list[str], list[str]]:
     """Every file below the destination (not following symlinks), and the executor's leftovers."""
     files: list[str] = []
@@ -229,6 +242,8 @@ def list_destination(destination: Path) -> tuple[list[str], list[str]]:
                 f"cannot read destination folder {folder!r}: {exc.strerror}"
             ) from None
         for entry in entries:
+            if not entry.name.isascii():
+                _refuse_unnamable(entry.path)
             child = f"{rel}/{entry.name}" if rel else entry.name
             if entry.is_dir(follow_symlinks=False):
                 stack.append((child, entry.path))

@@ -360,6 +360,22 @@ def test_a_destination_folder_that_is_a_symlink_into_a_source(
     assert actions(run_cli, spec, "--clear") == []
 
 
+def test_a_destination_name_that_is_not_utf8_is_refused_by_clear(
+    run_cli: RunCli, project: Path
+) -> None:
+    assert run_cli("-f", project, "apply").exit_code == 0
+    with open(os.fsencode(project.parent / "out/css") + b"/for\xffeign.css", "w") as f:
+        f.write("x")
+    before = sorted(os.listdir(os.fsencode(project.parent / "out/css")))
+    result = run_cli("-f", project, "apply", "--clear", "--no-input")
+    assert result.exit_code == 1
+    assert result.stderr.strip().endswith(
+        "for\\xffeign.css', whose name is not valid UTF-8; move it away or remove it"
+    )
+    assert sorted(os.listdir(os.fsencode(project.parent / "out/css"))) == before
+    assert run_cli("-f", project, "apply", "--no-input").exit_code == 0  # not ours: left
+
+
 def test_symlink_loop_is_a_clear_error(run_cli: RunCli, project: Path) -> None:
     os.symlink(project.parent / "a", project.parent / "a/css/loop")
     result = run_cli("-f", project, "plan")

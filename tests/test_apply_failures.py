@@ -6,6 +6,7 @@ Root ignores permission bits, so these use what stops root too: an immutable fol
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -173,8 +174,11 @@ def test_a_failed_first_manifest_apply_writes_no_manifest(run_cli: RunCli, tmp_p
     assert result.exit_code == 1
     assert "File name too long" in result.stderr
     assert f"{long_name[:-4]}." in result.stderr  # the hashed name that failed
-    assert "staticfiles.json" not in tree(tmp_path / "out")
+    written = tree(tmp_path / "out")
+    assert "staticfiles.json" not in written
     (tmp_path / "src" / long_name).unlink()
+    plan = json.loads(run_cli("-f", spec, "plan", "--json").stdout)
+    assert plan["unmodified"] == len(written) - 1  # once each; the long one is stale now
     assert run_cli("-f", spec, "apply").exit_code == 0
     assert '"actions": []' in run_cli("-f", spec, "plan", "--json").stdout
 
