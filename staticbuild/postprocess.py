@@ -73,6 +73,21 @@ def _source(roots: tuple[str, ...], want: Desired) -> str:
     return f"{roots[want.root]}/{want.origin}"
 
 
+def _refuse_a_collected_manifest_name(name: str, originals: Mapping[str, Desired]) -> None:
+    """The manifest may not take a collected file's place (Django silently overwrites the
+    file), nor a folder's (no apply could ever write it)."""
+    inside = name + "/"
+    clash = originals.get(name) or next(
+        (originals[o] for o in originals if o.startswith(inside)), None
+    )
+    if clash is not None:
+        what = "a collected file" if name in originals else "a folder of collected files"
+        raise PostProcessError(
+            f"storage.manifest_name {name!r} is {what} (from {clash.origin!r}); "
+            "choose another name for the manifest"
+        )
+
+
 def _hash_names(
     project: Project,
     originals: Mapping[str, Desired],
@@ -86,6 +101,7 @@ def _hash_names(
     from staticbuild.storage.manifest_cache import ManifestOptions
 
     storage = project.storage
+    _refuse_a_collected_manifest_name(storage.manifest_name, originals)
 
     def read(name: str) -> bytes:
         return _read(_source(roots, originals[name]))

@@ -33,7 +33,7 @@ from tests.collectstatic_reference import (
     snapshot,
     staticbuild,
 )
-from tests.conftest import small_site
+from tests.conftest import RunCli, make_spec, small_site, write
 from tests.django_reference import django61_python
 from tests.manifest_apply_helpers import (
     WHITENOISE_MANIFEST,
@@ -642,3 +642,25 @@ def test_a_fresh_checkout_elsewhere_with_the_cached_state_compresses_nothing(
     assert snapshot(second / "out") == snapshot(first / "out")
     hashed, _, _, _, compressed = work(b)
     assert (hashed, compressed) == (len(GRAPH), 0)
+
+
+@pytest.mark.parametrize(
+    ("manifest_name", "what"),
+    [("css", "a folder of collected files"), ("css/base.css", "a collected file")],
+)
+def test_a_manifest_name_that_is_a_collected_path_is_refused(
+    run_cli: RunCli, tmp_path: Path, manifest_name: str, what: str
+) -> None:
+    """Django silently writes over such a file; no apply could write over such a folder."""
+    write(tmp_path / "assets/css/base.css", "a")
+    spec = make_spec(
+        tmp_path,
+        f"sources: [assets]\nstorage: {{kind: manifest, manifest_name: {manifest_name}}}\n",
+    )
+    result = run_cli("-f", spec, "plan")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: storage.manifest_name {manifest_name!r} is {what} (from 'css/base.css'); "
+        "choose another name for the manifest"
+    )
+    assert not (tmp_path / "out").exists()
