@@ -199,11 +199,21 @@ def _warn_walk(ctx: click.Context, builder: Any) -> None:
             click.echo(f"Warning: {warning}", err=True)
 
 
-def _save_plan(plan: Any, out: Path | None) -> None:
+def _save_plan(plan: Any, out: Path | None, project: Any) -> None:
     from staticbuild.actions import encode_plan
 
     if out is None:
         return
+    target = os.path.realpath(out)
+    if target == os.path.realpath(project.spec_path):
+        raise click.BadParameter(f"{str(out)!r} is the spec file", param_hint="'--out'")
+    destination = project.destination
+    if "://" not in destination and target.startswith(os.path.realpath(destination) + os.sep):
+        raise click.BadParameter(
+            f"{str(out)!r} is inside the destination, which is served publicly "
+            "(a saved plan names the source folders)",
+            param_hint="'--out'",
+        )
     try:
         out.write_bytes(encode_plan(plan, with_inputs=True))
     except OSError as exc:
@@ -225,7 +235,8 @@ def _print_plan(plan: Any, *, as_json: bool) -> None:
         _echo(f"{MARKS[op]} {op:<12} {action.path}" + (f"  ({detail})" if detail else ""))
     counts = plan.counts()
     if not plan.actions:
-        _echo(f"No changes. {plan.unmodified} files are up to date.")
+        files = "1 file is" if plan.unmodified == 1 else f"{plan.unmodified} files are"
+        _echo(f"No changes. {files} up to date.")
         return
     parts = [f"{n} to {op}" for op, n in sorted(counts.items())]
     _echo(f"Plan: {', '.join(parts)}, {plan.unmodified} unmodified.")
@@ -239,7 +250,7 @@ def plan(ctx: click.Context, /, as_json: bool, out: Path | None, **opts: Any) ->
     builder = _load(ctx, _overrides(opts))
     result = builder.plan(with_inputs=out is not None)
     _warn_walk(ctx, builder)
-    _save_plan(result, out)
+    _save_plan(result, out, builder.project)
     _print_plan(result, as_json=as_json)
 
 
@@ -285,12 +296,12 @@ def apply(
         current = builder.plan(with_inputs=out is not None)
     _warn_walk(ctx, builder)
     if dry_run:
-        _save_plan(current, out)
+        _save_plan(current, out, builder.project)
         _print_plan(current, as_json=as_json)
         return
     verbosity = ctx.obj["verbosity"]
     _confirm(current, no_input)
-    _save_plan(current, out)
+    _save_plan(current, out, builder.project)
     if verbosity >= 2 and not as_json:  # with --json, stdout is the one JSON object (the plan)
         _print_plan(current, as_json=False)
     result = _run_with_progress(builder, current, verbosity)

@@ -527,3 +527,25 @@ def test_an_emptied_destination_is_collected_again_and_the_record_holds_only_its
     again = Builder(load_project(demo))
     assert again.plan().actions == ()
     assert again.work.proved_unchanged
+
+
+@pytest.mark.parametrize("where", ["spec", "destination"])
+def test_plan_out_refuses_the_spec_and_the_destination(
+    run_cli: RunCli, project: Path, where: str
+) -> None:
+    """The spec would be overwritten; the destination is public, and a plan names sources."""
+    assert run_cli("-f", project, "apply").exit_code == 0
+    out = project if where == "spec" else project.parent / "out/plan.json"
+    spec_before = project.read_bytes()
+    result = run_cli("-f", project, "plan", "--out", out)
+    assert result.exit_code == 2
+    assert "'--out'" in result.stderr
+    assert project.read_bytes() == spec_before
+    assert not (project.parent / "out/plan.json").exists()
+
+
+def test_one_file_up_to_date_is_said_in_the_singular(run_cli: RunCli, tmp_path: Path) -> None:
+    write(tmp_path / "src/a.css", "a")
+    spec = make_spec(tmp_path, "sources: [src]\n")
+    assert run_cli("-f", spec, "apply").exit_code == 0
+    assert run_cli("-f", spec, "plan").stdout == "No changes. 1 file is up to date.\n"
