@@ -330,7 +330,10 @@ def load_spec(path: Path) -> LoadedSpec:
         raise SpecError([f"{path}: is a folder, not a spec file [SB-E001]"]) from None
     except OSError as exc:
         raise SpecError([f"{path}: cannot read spec file: {exc.strerror} [SB-E001]"]) from None
-    data, positions = _parse_yaml(path, raw)
+    try:
+        data, positions = _parse_yaml(path, raw)
+    except RecursionError:  # the YAML reader and the plain-data walk both recurse
+        raise SpecError([f"{path}: nested too deeply to be a spec [SB-E001]"]) from None
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:

@@ -17,6 +17,7 @@ GOOD = "version: 1\ndestination: out\nsources: [assets]\n"
 # (spec text, what the message must contain, the line it must name or None)
 BAD_SPECS = {
     "syntax error": ("version: 1\ndestination: [out\n", "YAML syntax error", 3),
+    "nested too deeply": (GOOD + "a: " + "[" * 5000 + "\n", "nested too deeply", None),
     "unknown key": (GOOD + "colour: blue\n", "unknown key 'colour'", 4),
     "unknown nested key": (
         GOOD + "storage:\n  kind: manifest\n  hashing: md5\n",
