@@ -19,6 +19,15 @@ from staticbuild.errors import SpecError
 #: Django's staticfiles app config ``ignore_patterns``.
 DEFAULT_IGNORE_PATTERNS = ("CVS", ".*", "*~")
 STATE_DIR_NAME = ".staticbuild"
+DEFAULT_SPEC_NAME = "staticbuild.yaml"
+
+
+def state_dir_of(spec_file: Path) -> Path:
+    """Where a spec keeps its state: ``.staticbuild/`` beside it, or, for a spec with
+    another name, a folder of its own in there: two specs in one folder must not take
+    each other's records (each would treat the other's outputs as foreign)."""
+    base = spec_file.parent / STATE_DIR_NAME
+    return base if spec_file.name == DEFAULT_SPEC_NAME else base / "specs" / spec_file.name
 
 
 class Root(msgspec.Struct, frozen=True):
@@ -101,7 +110,7 @@ class Project(msgspec.Struct, frozen=True):
 
 def find_spec_file(path: str | os.PathLike[str] | None) -> Path:
     """The spec file to use: the given path, or ``./staticbuild.yaml``."""
-    chosen = Path(path) if path is not None else Path.cwd() / "staticbuild.yaml"
+    chosen = Path(path) if path is not None else Path.cwd() / DEFAULT_SPEC_NAME
     return Path(os.path.abspath(chosen))
 
 
@@ -285,7 +294,7 @@ def _load_fresh(spec_file: Path, overrides: Overrides) -> Project:
             compress_min_size=st.compress_min_size,
             compress_skip_extensions=st.compress_skip_extensions,
         ),
-        state_dir=str(loaded.path.parent / STATE_DIR_NAME),
+        state_dir=str(state_dir_of(loaded.path)),
         overrides=overrides,
         warnings=resolved.warnings,
         s3=BucketSettings(spec.s3.endpoint_url, spec.s3.region) if spec.s3 else None,

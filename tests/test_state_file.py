@@ -141,9 +141,9 @@ def _cli(spec: Path, *args: str) -> str:
     return result.output
 
 
-def test_two_specs_sharing_a_state_folder_never_take_each_other_s_files(tmp_path: Path) -> None:
-    """B's first apply finds A's record (another destination) and starts afresh: its
-    changes must not be journaled onto A's file, or A would think B's files are its own."""
+def test_two_specs_in_one_folder_never_take_each_other_s_files(tmp_path: Path) -> None:
+    """Each keeps its own record (a spec not named staticbuild.yaml has a state folder of
+    its own): A never thinks B's files are its own."""
     (tmp_path / "assets").mkdir()
     (tmp_path / "assets/a.txt").write_text("a")
     (tmp_path / "extra").mkdir()
@@ -175,3 +175,18 @@ def test_a_record_for_another_destination_is_replaced_and_old_names_are_pruned(
         assert "1 deleted" in _cli(spec, "apply")  # the previous hashed name
     names = sorted(p.name for p in (tmp_path / "out2").iterdir())
     assert len(names) == 3 and names[0] == "staticfiles.json" and names[2] == "t.txt"
+
+
+def test_two_specs_in_one_folder_each_prune_their_old_hashed_names(tmp_path: Path) -> None:
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets/app.js").write_text("console.log(1)")
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.yaml").write_text(
+            f"version: 1\ndestination: build/{name}\nsources: [assets]\n"
+            "storage: {kind: manifest}\n"
+        )
+        _cli(tmp_path / f"{name}.yaml", "apply")
+    (tmp_path / "assets/app.js").write_text("console.log(2)")
+    for name in ("a", "b"):
+        assert "1 deleted" in _cli(tmp_path / f"{name}.yaml", "apply")
+        assert len(list((tmp_path / "build" / name).iterdir())) == 3  # app.js, its hash, manifest
