@@ -29,11 +29,17 @@ def read_plan_file(path: Path) -> Plan:
     except OSError as exc:
         raise StaticbuildError(f"cannot read plan file {str(path)!r}: {exc.strerror}") from None
     try:
-        return decode_plan(data)
+        plan = decode_plan(data)
     except ValueError as exc:
         raise StaticbuildError(
             f"plan file {str(path)!r} is not a plan this staticbuild can apply: {exc}"
         ) from None
+    if plan.inputs is None:
+        raise StaticbuildError(
+            f"plan file {str(path)!r} has no recorded inputs (a 'plan --json' print?); "
+            "save plans with 'plan --out'"
+        )
+    return plan
 
 
 def plan_inputs(

@@ -218,7 +218,7 @@ class Spec(_Model):
         # Literal[1] takes True and 1.0 too (they equal 1); the JSON Schema does not.
         if isinstance(value, bool | float):
             raise _problem(
-                "SB-E002", f"unsupported version {value!r}; this staticbuild reads version 1"
+                "SB-E002", f"unsupported version {_shown(value)}; this staticbuild reads version 1"
             )
         return value
 
@@ -480,7 +480,8 @@ def _format_validation_error(
     elif kind == "missing":
         message = "required key is missing"
     elif kind == "literal_error" and key == ("version",):
-        message = f"unsupported version {err.get('input')!r}; this staticbuild reads version 1"
+        version = _shown(err.get("input"))
+        message = f"unsupported version {version}; this staticbuild reads version 1"
     elif kind.startswith("SB-"):
         message = err["msg"]
     elif kind in ("string_too_short", "too_short"):

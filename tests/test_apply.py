@@ -549,3 +549,15 @@ def test_one_file_up_to_date_is_said_in_the_singular(run_cli: RunCli, tmp_path: 
     spec = make_spec(tmp_path, "sources: [src]\n")
     assert run_cli("-f", spec, "apply").exit_code == 0
     assert run_cli("-f", spec, "plan").stdout == "No changes. 1 file is up to date.\n"
+
+
+def test_a_plan_printed_with_json_is_not_a_saved_plan(run_cli: RunCli, project: Path) -> None:
+    printed = project.parent / "printed.json"
+    printed.write_text(run_cli("-f", project, "plan", "--json").stdout)
+    result = run_cli("-f", project, "apply", printed)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: plan file {str(printed)!r} has no recorded inputs (a 'plan --json' print?); "
+        "save plans with 'plan --out'"
+    )
+    assert not (project.parent / "out").exists()

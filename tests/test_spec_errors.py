@@ -27,7 +27,8 @@ BAD_SPECS = {
     "wrong type": (GOOD + "link: maybe\n", "link:", 4),
     "missing destination": ("version: 1\nsources: [assets]\n", "destination: required key", 1),
     "bad version": ("version: 2\ndestination: out\n", "unsupported version 2", 1),
-    "boolean version": ("version: true\ndestination: out\n", "unsupported version True", 1),
+    "boolean version": ("version: true\ndestination: out\n", "unsupported version true;", 1),
+    "empty version": ("version:\ndestination: out\n", "unsupported version nothing (null);", 1),
     "float version": ("version: 1.0\ndestination: out\n", "unsupported version 1.0", 1),
     "destination in a source": (
         "version: 1\ndestination: assets/out\nsources: [assets]\n",
