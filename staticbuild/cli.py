@@ -419,6 +419,10 @@ def watch(ctx: click.Context, serve: bool, insecure: bool, addr: str) -> None:
 def main() -> None:
     try:
         cli(prog_name="staticbuild")
+    except OSError as error:  # --version or --help could not be printed (a full disk)
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            print(f"Error: {_STDOUT_FAILED.format(error.strerror)}", file=sys.stderr)
+        os._exit(1)
     except SystemExit as exc:
         if threading.active_count() > 1:  # watch/serve threads: a normal, orderly exit
             raise
@@ -430,11 +434,11 @@ def main() -> None:
             code = 1
         try:
             sys.stdout.flush()
-        except (BrokenPipeError, ValueError):
-            pass  # a closed pipe: the reader wanted no more
+        except (BrokenPipeError, ValueError, AttributeError):
+            pass  # a closed pipe: the reader wanted no more (no stdout at all: None)
         except OSError as error:
             print(f"Error: {_STDOUT_FAILED.format(error.strerror)}", file=sys.stderr)
             code = code or 1
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
             sys.stderr.flush()
         os._exit(code or 0)

@@ -447,7 +447,7 @@ def test_the_command_exits_fast_with_its_output_and_status_intact(demo: Path) ->
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-@pytest.mark.parametrize("args", [["plan"], ["plan", "--json"]])
+@pytest.mark.parametrize("args", [["plan"], ["plan", "--json"], ["--version"], ["--help"]])
 def test_output_that_cannot_be_written_is_one_clear_line(demo: Path, args: list[str]) -> None:
     command = [sys.executable, "-m", "staticbuild", "-f", str(demo), *args]
     with open("/dev/full", "w") as full:
@@ -465,6 +465,16 @@ def test_a_closed_pipe_ends_the_command_quietly(demo: Path) -> None:
     finally:
         os.close(write_end)
     assert closed.returncode == 1 and closed.stderr == ""
+
+
+def test_no_stdout_at_all_is_no_traceback(demo: Path) -> None:
+    command = [sys.executable, "-m", "staticbuild", "-f", str(demo), "plan"]
+    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    closed = subprocess.run(
+        command, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: os.close(1)
+    )
+    assert done.returncode == 0
+    assert "Traceback" not in closed.stderr and closed.stderr == ""
 
 
 def test_a_builder_that_applied_plans_the_changed_paths_in_full(tmp_path: Path) -> None:
