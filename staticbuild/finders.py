@@ -55,15 +55,25 @@ class IgnoreMatcher:
         return len(parts) > 1 and self.matches(rel)
 
 
+class Link(NamedTuple):
+    """Where a symlink inside a root leads: its real ``target``, and ``via``, every
+    symlink met on the way (the link itself too), each named by its real folder and its
+    own name. Re-pointing or removing any of them re-points this link too (``alias2 ->
+    alias -> real``: ``rm alias`` empties ``alias2``), and inotify reports only that one."""
+
+    target: str
+    via: tuple[str, ...]
+
+
 @dataclass
 class Listing:
     """The files of one root: root-relative posix path → stat info."""
 
     files: dict[str, FileInfo] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    #: every symlink inside the root that the walk followed: root-relative path → the
-    #: real path it leads to (a change there is also a change at the link's paths)
-    links: dict[str, str] = field(default_factory=dict)
+    #: every symlink inside the root that the walk followed: root-relative path → where
+    #: it leads and the links on the way (a change there is also a change at its paths)
+    links: dict[str, Link] = field(default_factory=dict)
 
 
 def walk_root(root: Root, ignore: IgnoreMatcher, under: str = "") -> Listing:
@@ -125,8 +135,8 @@ def _walk(
         except OSError:
             path = os.path.join(folder, name)
             listing.warnings.append(f"skipping {path!r}: broken symlink or unreadable entry")
-            if entry.is_symlink() and (target := link_target(path, real_root)) is not None:
-                listing.links[head + name] = target  # what it leads to may appear later
+            if entry.is_symlink() and (link := inside_link(path, real_root)) is not None:
+                listing.links[head + name] = link  # what it leads to may appear later
             continue
         if entry.is_symlink() and not _inside_link(folder, name, head, real_root, listing):
             continue
@@ -163,11 +173,11 @@ def _inside_link(folder: str, name: str, head: str, real_root: str, listing: Lis
     """Whether the walk follows the symlink ``name``: it does (and notes where it leads)
     when it stays inside the root, else it warns."""
     path = os.path.join(folder, name)
-    target = link_target(path, real_root)
-    if target is None:
+    link = inside_link(path, real_root)
+    if link is None:
         listing.warnings.append(_outside_warning(path, real_root))
         return False
-    listing.links[head + name] = target
+    listing.links[head + name] = link
     return True
 
 
@@ -222,6 +232,50 @@ def link_target(path: str, real_root: str) -> str | None:
     one on a path looked up alone."""
     target = os.path.realpath(path)
     return target if is_inside(target, real_root) else None
+
+
+def inside_link(path: str, real_root: str) -> Link | None:
+    """The :class:`Link` at ``path``, or None if it leads outside the root."""
+    target = link_target(path, real_root)
+    return None if target is None else Link(target, symlinks_met(path))
+
+
+#: How many symlinks one path may pass through (Linux's MAXSYMLINKS): more is a loop.
+_MAX_LINKS = 40
+
+
+def symlinks_met(path: str) -> tuple[str, ...]:
+    """Every symlink met while resolving ``path``, in order, as its real folder joined with
+    its name (a path inotify may report); ``os.path.realpath`` gives only the end."""
+    met: list[str] = []
+    done, todo = _top(path), _parts(os.path.abspath(path))
+    while todo and len(met) < _MAX_LINKS:
+        name = todo.pop()
+        if name == "..":
+            done = os.path.dirname(done)
+            continue
+        here = os.path.join(done, name)
+        try:
+            target = os.readlink(here)
+        except (OSError, ValueError):  # not a link, or not there
+            done = here
+            continue
+        met.append(here)
+        if os.path.isabs(target):
+            done = _top(target)
+        todo.extend(_parts(target))
+    return tuple(met)
+
+
+def _top(path: str) -> str:
+    """The folder an absolute ``path`` starts from (``/``; on Windows its drive's)."""
+    return os.path.splitdrive(os.path.abspath(path))[0] + os.sep
+
+
+def _parts(path: str) -> list[str]:
+    """The names of ``path`` below its drive, last first (a stack to pop from)."""
+    names = os.path.splitdrive(path)[1].split(os.sep)
+    return [name for name in reversed(names) if name not in ("", ".")]
 
 
 def _escaping_link(root_path: str, rel: str, real_root: str) -> str | None:

@@ -18,8 +18,8 @@ from staticbuild.finders import (
     Listing,
     Winners,
     dest_path,
+    inside_link,
     is_inside,
-    link_target,
     stat_file,
     walk_root,
 )
@@ -78,22 +78,28 @@ class Snapshot:
         """The changed paths, and each path that reaches one of them through a symlink
         inside a root (``alias -> real``: a change to ``real/r.js`` changes ``alias/r.js``
         too, and inotify reports only the real one). Every link the walk passed is known
-        at its own path, so links through links are found as well."""
+        at its own path, so links through links are found as well; a link whose way
+        passes the changed path (a link in the middle of a chain, a renamed folder above
+        its target) is looked at again whole."""
         paths = [os.path.abspath(path) for path in changed]
         links = [
-            (root.path, rel, target)
+            (os.path.join(root.path, rel), link)
             for root, listing in zip(self.roots, self.listings, strict=True)
-            for rel, target in listing.links.items()
+            for rel, link in listing.links.items()
         ]
         if not links:
             return paths
         aliases = []
         for full in paths:
             real = os.path.realpath(full)
-            for root_path, rel, target in links:
-                if is_inside(real, target):
-                    below = os.path.relpath(real, target)
-                    aliases.append(os.path.normpath(os.path.join(root_path, rel, below)))
+            # named as Link.via names the links met: the real folder, then the name
+            here = os.path.join(os.path.realpath(os.path.dirname(full)), os.path.basename(full))
+            for at, link in links:
+                if is_inside(real, link.target):
+                    below = os.path.relpath(real, link.target)
+                    aliases.append(os.path.normpath(os.path.join(at, below)))
+                elif any(is_inside(step, here) for step in (*link.via, link.target)):
+                    aliases.append(at)
         return paths + aliases
 
     def _refresh_one(self, index: int, rel: str) -> set[str]:
@@ -104,9 +110,9 @@ class Snapshot:
         for key in [k for k in links if not rel or k == rel or k.startswith(rel + "/")]:
             del links[key]
         if rel and os.path.islink(full):  # kept even while dangling: its target may appear
-            target = link_target(full, os.path.realpath(root.path))
-            if target is not None:
-                links[rel] = target
+            link = inside_link(full, os.path.realpath(root.path))
+            if link is not None:
+                links[rel] = link
         if rel in files or (rel and not os.path.isdir(full) and not _has_children(files, rel)):
             files.pop(rel, None)
             info = stat_file(root, rel, self.matcher, self.warnings)

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from staticbuild.api import ApplyResult, Builder, Project, load_project
 from tests.conftest import make_spec, tree, write
@@ -81,3 +82,39 @@ def test_a_change_reaches_every_path_that_links_to_it(tmp_path: Path) -> None:
     reapply(builder, assets / "real")
     assert tree(out)["alias/back.js"] == b"b"
     same_as_apply("recreated")
+
+
+@pytest.mark.parametrize("storage", ["", "storage: {kind: manifest}\n"])
+def test_a_link_in_the_middle_of_a_chain_removed_or_re_pointed(
+    tmp_path: Path, storage: str
+) -> None:
+    assets = tmp_path / "site/assets"
+    write(assets / "real/x.css", "x")
+    write(assets / "other/y.css", "y")
+    write(assets / "a.css", "a")
+    write(assets / "b.css", "b")
+    (assets / "alias").symlink_to("real", target_is_directory=True)
+    (assets / "alias2").symlink_to("alias", target_is_directory=True)
+    (assets / "f1.css").symlink_to("a.css")
+    (assets / "f2.css").symlink_to("f1.css")
+    project, builder = watching(make_spec(tmp_path / "site", "sources: [assets]\n" + storage))
+    out = tmp_path / "site/out"
+
+    def same_as_apply(step: str) -> None:
+        assert tree(out) == fresh_apply(project, tmp_path / step), step
+
+    (assets / "alias").unlink()  # inotify reports only the middle link
+    (assets / "f1.css").unlink()
+    reapply(builder, assets / "alias", assets / "f1.css")
+    assert not any(name.startswith(("alias2/", "f2.")) for name in tree(out))
+    same_as_apply("removed")
+    (assets / "alias").symlink_to("real", target_is_directory=True)
+    (assets / "f1.css").symlink_to("a.css")
+    reapply(builder, assets / "alias", assets / "f1.css")
+    same_as_apply("restored")
+    (assets / "alias").unlink()
+    (assets / "alias").symlink_to("other", target_is_directory=True)
+    (assets / "f1.css").unlink()
+    (assets / "f1.css").symlink_to("b.css")
+    reapply(builder, assets / "alias", assets / "f1.css")
+    same_as_apply("re-pointed")
