@@ -338,6 +338,45 @@ def test_a_root_that_appears_later_is_watched(spec: Path) -> None:
         wait_until(lambda: (dest / "x/y.js").read_text() == "later")
 
 
+def test_a_root_that_is_a_symlink_is_watched_through_it(tmp_path: Path) -> None:
+    """inotify does not follow a symlink given as the folder to watch: the real folder is
+    watched, its events are named by the spec's paths, and a re-pointed root is rescanned."""
+    write(tmp_path / "real/a.css", "a")
+    write(tmp_path / "other/o.css", "o")
+    root = tmp_path / "assets"
+    root.symlink_to("real", target_is_directory=True)
+    dest = tmp_path / "build/static"
+    with Daemon(write_spec(tmp_path / "spec.json")) as daemon:
+        write(root / "a.css", "a2")
+        wait_until(lambda: (dest / "a.css").read_text() == "a2")
+        write(tmp_path / "real/b.css", "b")
+        wait_until(lambda: (dest / "b.css").exists())
+        root.unlink()
+        root.symlink_to("other", target_is_directory=True)
+        wait_until(lambda: sorted(os.listdir(dest)) == ["o.css"])
+        write(tmp_path / "other/o.css", "o2")
+        wait_until(lambda: (dest / "o.css").read_text() == "o2")
+    changed = set().union(*daemon.plans[1:])
+    assert changed and all(path.is_relative_to(root) for path in changed)
+
+
+@pytest.mark.parametrize("linked", ["its folder", "the file"])
+def test_a_spec_reached_through_a_symlink_reloads(tmp_path: Path, linked: str) -> None:
+    """The spec's folder is a symlink (``-f plink/spec.json``), or the spec is a symlink
+    to a file elsewhere: an edit of the real file reloads it."""
+    write(tmp_path / "proj/assets/a.css", "a")
+    write(tmp_path / "proj/more/m.css", "m")
+    (tmp_path / "proj/conf").mkdir()
+    real = write_spec(tmp_path / "proj/conf/real.json")
+    (tmp_path / "proj/spec.json").symlink_to("conf/real.json")
+    (tmp_path / "plink").symlink_to("proj", target_is_directory=True)
+    spec = tmp_path / ("plink" if linked == "its folder" else "proj") / "spec.json"
+    with Daemon(spec) as daemon:
+        write_spec(real, sources=["assets", "more"])
+        daemon.wait_out("Reloaded")
+        assert (spec.parent / "build/static/m.css").read_text() == "m"
+
+
 def run_cli(spec: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cli = [sys.executable, "-m", "staticbuild", "-f", str(spec), *args]
