@@ -188,6 +188,11 @@ class Builder:
         with Background(look, bytes, fork=fork) as still:
             return self._plan(full, changed, still, with_inputs, settled)
 
+    def reaches(self, path: Path) -> bool:
+        """Whether a symlink the last plan followed leads to ``path`` or through it (see
+        :meth:`Snapshot.reaches`); False before a plan."""
+        return self._snapshot is not None and self._snapshot.reaches(path)
+
     def _outputs_now(self, records: Mapping[str, OutputRecord]) -> bytes:
         if self.bucket is not None:
             return self.bucket.outputs_still(records)

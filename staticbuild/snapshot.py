@@ -15,6 +15,7 @@ from typing import Any
 from staticbuild.finders import (
     FileInfo,
     IgnoreMatcher,
+    Link,
     Listing,
     Winners,
     dest_path,
@@ -74,33 +75,45 @@ class Snapshot:
                     affected.add(dest_path(root, touched))
         return affected
 
+    def reaches(self, path: Path) -> bool:
+        """Whether a symlink the walk followed leads to ``path`` or through it: then a
+        name the ignore patterns match (``pub -> .hidden``) is still collected, under the
+        link's name, and a change to it is a change."""
+        links = self._links()
+        return bool(links) and next(self._aliases(os.path.abspath(path), links), None) is not None
+
     def _with_aliases(self, changed: Iterable[Path]) -> list[str]:
         """The changed paths, and each path that reaches one of them through a symlink
         inside a root (``alias -> real``: a change to ``real/r.js`` changes ``alias/r.js``
         too, and inotify reports only the real one). Every link the walk passed is known
-        at its own path, so links through links are found as well; a link whose way
-        passes the changed path (a link in the middle of a chain, a renamed folder above
-        its target) is looked at again whole."""
+        at its own path, so links through links are found as well."""
         paths = [os.path.abspath(path) for path in changed]
-        links = [
+        links = self._links()
+        if not links:
+            return paths
+        return paths + [alias for full in paths for alias in self._aliases(full, links)]
+
+    def _links(self) -> list[tuple[str, Link]]:
+        """Every link the walk followed, at its absolute path."""
+        return [
             (os.path.join(root.path, rel), link)
             for root, listing in zip(self.roots, self.listings, strict=True)
             for rel, link in listing.links.items()
         ]
-        if not links:
-            return paths
-        aliases = []
-        for full in paths:
-            real = os.path.realpath(full)
-            # named as Link.via names the links met: the real folder, then the name
-            here = os.path.join(os.path.realpath(os.path.dirname(full)), os.path.basename(full))
-            for at, link in links:
-                if is_inside(real, link.target):
-                    below = os.path.relpath(real, link.target)
-                    aliases.append(os.path.normpath(os.path.join(at, below)))
-                elif any(is_inside(step, here) for step in (*link.via, link.target)):
-                    aliases.append(at)
-        return paths + aliases
+
+    @staticmethod
+    def _aliases(full: str, links: list[tuple[str, Link]]) -> Iterator[str]:
+        """The paths that reach ``full`` through one of ``links``; a link whose way passes
+        ``full`` (a link in the middle of a chain, a renamed folder above its target) is
+        looked at again whole."""
+        real = os.path.realpath(full)
+        # named as Link.via names the links met: the real folder, then the name
+        here = os.path.join(os.path.realpath(os.path.dirname(full)), os.path.basename(full))
+        for at, link in links:
+            if is_inside(real, link.target):
+                yield os.path.normpath(os.path.join(at, os.path.relpath(real, link.target)))
+            elif any(is_inside(step, here) for step in (*link.via, link.target)):
+                yield at
 
     def _refresh_one(self, index: int, rel: str) -> set[str]:
         root = self.roots[index]

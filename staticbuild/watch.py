@@ -70,6 +70,7 @@ class BuilderLike(Protocol):
     def warnings(self) -> Sequence[str]: ...
     def plan(self, changed: frozenset[Path] | None = None) -> Any: ...
     def apply(self, plan: Any) -> ApplyResultLike: ...
+    def reaches(self, path: Path) -> bool: ...
 
 
 Echo = Callable[[str], None]
@@ -166,6 +167,11 @@ class _Session:
                 if warning not in self._shown:
                     self.err_echo(f"Warning: {warning}")
         self._shown = set(warnings)
+
+    def reaches(self, path: Path) -> bool:
+        """Whether a symlink in a root leads to ``path`` (its ignored name may be collected
+        under the link's)."""
+        return self.builder is not None and self.builder.reaches(path)
 
     def full_apply(self) -> bool:
         """Build a fresh builder, plan everything and apply; print the summary line."""
@@ -292,6 +298,7 @@ def run_watch(
                 ignore_roots=_ignore_roots(project),
                 ignore_patterns=project.ignore_patterns,
                 debounce=debounce,
+                linked=session.reaches,
             )
             session.changes_pending = partial(_changes_pending, events, batcher)
             # Printed only now: once this line is out, every later write is seen.

@@ -10,7 +10,9 @@ save ends (inotify's IN_CLOSE_WRITE / IN_MOVED_TO), so when the last event is on
 those the batch waits only ``settle``: that is most of the write-to-served latency.
 
 What apply would never collect (a name the spec's ignore patterns match, as ``.*`` matches
-vim's ``.base.css.swp``) is no change at all. Editor temp names that apply does collect
+vim's ``.base.css.swp``) is no change at all, unless a symlink in a root leads to it or
+through it (``pub -> .hidden``: apply collects ``pub/x.css``; ignore patterns match the
+names a file is found by, as Django's ``get_files`` does). Editor temp names that apply does collect
 (``4913``, ``worker.tmp``) are changes like any other, or watch's output would differ
 from apply's; only their close does not end a save, so the rename that follows still
 falls in the same batch, and one that has vanished by then is not collected.
@@ -106,8 +108,11 @@ class ChangeBatcher:
         settle: float = SETTLE,
         max_wait: float = MAX_WAIT,
         clock: Callable[[], float] = time.monotonic,
+        linked: Callable[[Path], bool] = lambda path: False,
     ) -> None:
         self.debounce = debounce
+        #: whether a symlink in a root leads to or through a path (the core knows)
+        self._linked = linked
         self.settle = min(settle, debounce)
         self._quiet = debounce
         self.max_wait = max_wait
@@ -149,7 +154,7 @@ class ChangeBatcher:
         roots = [root for root in self.watch_roots if _inside(path, root)]
         if not roots:
             return None  # e.g. a sibling of the spec, seen by the spec folder's watch
-        if all(self._never_collected(path, root) for root in roots):
+        if all(self._never_collected(path, root) for root in roots) and not self._linked(path):
             return None
         return "source"
 

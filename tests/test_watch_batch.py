@@ -146,6 +146,19 @@ def test_what_apply_never_collects_starts_no_batch(batcher: ChangeBatcher, name:
     assert not batcher.pending()
 
 
+def test_an_ignored_name_a_link_reaches_is_a_change(clock: Clock) -> None:
+    """``assets/pub -> .hidden``: the core says which paths a followed link reaches."""
+    batcher = ChangeBatcher(
+        watch_roots=[ASSETS],
+        spec_path=SPEC,
+        ignore_patterns=DEFAULT_IGNORE_PATTERNS,
+        clock=clock,
+        linked=lambda path: path.is_relative_to(ASSETS / ".hidden"),
+    )
+    assert batcher.add(FileModifiedEvent(str(ASSETS / ".hidden/x.css")))
+    assert not batcher.add(FileModifiedEvent(str(ASSETS / ".x.css.swp")))
+
+
 @pytest.mark.parametrize("name", ["worker.tmp", "4913", "#base.css#", "base.css.swp", "a.temp"])
 def test_temp_names_apply_collects_are_changes(
     batcher: ChangeBatcher, clock: Clock, name: str

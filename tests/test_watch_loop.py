@@ -507,6 +507,33 @@ def test_only_links_staticbuild_would_make_are_followed(tmp_path: Path, link: bo
         assert daemon.get("a.txt") == ((200, b"a{}") if link else (404, b"Not Found\n"))
 
 
+def test_an_ignored_name_collected_through_a_link_is_watched(tmp_path: Path) -> None:
+    """Ignore patterns match the names a file is found by (Django's get_files): apply
+    collects pub/x.css through pub -> .hidden, so an edit of .hidden/x.css re-applies it."""
+    api = pytest.importorskip("staticbuild.api")
+    src = tmp_path / "src"
+    write(src / ".hidden/x.css", "x")
+    write(src / ".a.css", "dot")
+    write(src / "theme.scss", "scss")
+    write(src / "CVS/c.css", "cvs")
+    for link, target in [("pub", ".hidden"), ("pub.css", ".a.css"), ("theme.css", "theme.scss")]:
+        (src / link).symlink_to(target)
+    (src / "cvs").symlink_to("CVS")
+    spec = tmp_path / "staticbuild.yaml"
+    spec.write_text("version: 1\ndestination: out\nsources: [src]\nignore: ['*.scss']\n")
+    loader = functools.partial(api.load_project, spec)
+    factory = functools.partial(api.Builder, incremental=True)
+
+    def edited(name: str) -> bool:
+        return (tmp_path / "out" / name).is_file() and (tmp_path / "out" / name).read_text() == "e"
+
+    with Daemon(spec, loader=loader, factory=factory):
+        for name in [".hidden/x.css", ".a.css", "theme.scss", "CVS/c.css", ".hidden/new.css"]:
+            write(src / name, "e")
+        for name in ["pub/x.css", "pub.css", "theme.css", "cvs/c.css", "pub/new.css"]:
+            wait_until(functools.partial(edited, name))
+
+
 SCRIPT = """
 import sys, time
 from pathlib import Path

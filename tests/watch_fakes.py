@@ -120,6 +120,9 @@ class FakeBuilder:
                     wanted.add(rel)
         return wanted
 
+    def reaches(self, path: Path) -> bool:
+        return False  # the fake follows no symlinks
+
     def plan(self, changed: frozenset[Path] | None = None) -> FakePlan:
         with self.lock:
             self.plans.append(changed)
