@@ -14,9 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from staticbuild.api import Builder, load_project
 from staticbuild.finders import IgnoreMatcher
 from staticbuild.server import resolve_request_path, split_request_path, start_server
 from staticbuild.server.runner import DevServer
+from tests.conftest import make_spec
 from tests.server_fixtures import fetch, no_leaked_threads, write
 
 SECRET = b"TOP-SECRET"
@@ -215,6 +217,37 @@ def test_traversal_over_http_is_404(server: DevServer, target: str, method: str)
 )
 def test_allowed_paths_over_http(server: DevServer, target: str, body: bytes) -> None:
     assert fetch(server.host, server.port, target).body == body
+
+
+def test_links_apply_made_are_served_as_the_walk_named_them(tmp_path: Path) -> None:
+    """With link: true apply links out/pub/x.css -> src/pub/x.css (src/pub -> .hidden) and
+    out/y.css -> src/sub/y.css (collected from the root src/sub, ignored under src): the
+    guard judges a link by its target as written, not by the path it resolves to."""
+    src = tmp_path / "src"
+    write(src / ".hidden/x.css", b"hidden")
+    write(src / "sub/y.css", b"nested")
+    (src / "pub").symlink_to(".hidden", target_is_directory=True)
+    spec = make_spec(tmp_path, "sources: [src, src/sub]\nignore: ['sub/*']\nlink: true\n")
+    project = load_project(spec)
+    Builder(project).apply()
+    out = tmp_path / "out"
+    assert os.readlink(out / "pub/x.css") == str(src / "pub/x.css")
+    (out / "h.css").symlink_to(src / ".hidden/x.css")  # the same file, by an ignored name
+    server = start_server(
+        out,
+        "/static/",
+        project.link_roots,
+        addr="127.0.0.1:0",
+        insecure=True,
+        ignore=project.ignore_patterns,
+    )
+    try:
+        for target, body in [("y.css", b"nested"), ("pub/x.css", b"hidden")]:
+            reply = fetch(server.host, server.port, f"/static/{target}")
+            assert (reply.status, reply.body) == (200, body)
+        assert fetch(server.host, server.port, "/static/h.css").status == 404
+    finally:
+        server.close()
 
 
 def test_destination_itself_may_be_a_symlink(tmp_path: Path) -> None:

@@ -80,7 +80,8 @@ class StaticFilesApp:
     """WSGI callable serving ``destination`` at ``url``; other paths go to ``fallback``.
 
     Symlinks in ``destination`` are followed into ``allowed_roots`` (``--link`` outputs),
-    to files that the ``ignore`` patterns (the project's) do not exclude. ``manifest``
+    to files the walk of those roots collects with the ``ignore`` patterns (the project's),
+    judged by the link's target as written. ``manifest``
     names the manifest file (in ``destination``) of manifest storage: the names it maps
     to are served as immutable, everything else must be revalidated.
     """

@@ -9,6 +9,9 @@ checks follow the classic traversal list (OWASP "Path Traversal"; CVE-2021-41773
 of the allowed roots (the source roots that ``--link`` symlinks point into), nowhere else.
 Inside an allowed root only what ``apply`` would collect is reachable: a hand-made link to
 ``assets/.env`` or to an ignored ``theme.scss`` is a 404, as ``which`` would not find it.
+That is judged by the link's target as written, which is how apply names the file it
+links (``out/pub/x.css -> src/pub/x.css``, with ``src/pub -> .hidden``): the resolved path
+(``src/.hidden/x.css``) is a name the walk never used.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path, PureWindowsPath
 
-from staticbuild.finders import IgnoreMatcher
-from staticbuild.project import DEFAULT_IGNORE_PATTERNS
+from staticbuild.finders import IgnoreMatcher, stat_file
+from staticbuild.project import DEFAULT_IGNORE_PATTERNS, Root
 
 #: Longest URL path (below the prefix) worth a file-system call, in UTF-8 bytes.
 MAX_PATH_BYTES = 1024
@@ -65,9 +68,9 @@ def resolve_request_path(
     """Return the real path that serves ``url_path``, or ``None`` if it must be a 404.
 
     ``url_path`` is the decoded path below the URL prefix (``css/base.css``). The result
-    lies inside ``destination`` or, through a symlink, inside one of ``allowed_roots``
-    at a path that ``ignore`` does not exclude; it may not exist (the caller opens it and
-    treats any failure as 404).
+    lies inside ``destination`` or, through a symlink, is a file the walk of one of
+    ``allowed_roots`` collects with the ``ignore`` patterns; it may not exist (the caller
+    opens it and treats any failure as 404).
     """
     segments = split_request_path(url_path)
     if segments is None:
@@ -82,10 +85,48 @@ def resolve_request_path(
         return None
     if _within(real, [real_destination]):
         return Path(real)
-    real_roots = [os.path.realpath(root) for root in allowed_roots]
-    inside = [os.path.relpath(real, root) for root in real_roots if _within(real, [root])]
-    if not inside or any(
-        rel == os.curdir or ignore.ignores_file(rel.replace(os.sep, "/")) for rel in inside
-    ):
-        return None
-    return Path(real)
+    linked = _linked_source(real_destination, segments, allowed_roots, ignore)
+    return None if linked is None else Path(linked)
+
+
+def _linked_source(
+    real_destination: str,
+    segments: Sequence[str],
+    roots: Sequence[Path],
+    ignore: IgnoreMatcher,
+) -> str | None:
+    """The real path of the source file reached through the symlink on the way to
+    ``segments`` that leaves the destination, if apply could have made it: its target as
+    written (absolute, as apply writes it), with the rest of the path, names a file the
+    walk collects below one of ``roots``."""
+    folder = real_destination
+    for index, name in enumerate(segments):
+        path = os.path.join(folder, name)
+        real = os.path.realpath(path)
+        if _within(real, [real_destination]):
+            folder = real
+            continue
+        try:
+            target = os.readlink(path)
+        except (OSError, ValueError):
+            return None
+        if not os.path.isabs(target):
+            return None
+        return _collected(os.path.join(target, *segments[index + 1 :]), roots, ignore)
+    return None
+
+
+def _collected(path: str, roots: Sequence[Path], ignore: IgnoreMatcher) -> str | None:
+    """The real path of ``path`` if it is a root's path and a file the walk collects
+    below it (``which`` would find it), else None."""
+    for root in roots:
+        root_path = os.path.abspath(root)
+        head = os.path.join(root_path, "")
+        if not path.startswith(head):
+            continue
+        rel = path[len(head) :].replace(os.sep, "/")
+        if stat_file(Root(root_path, "", "", "source"), rel, ignore) is not None:
+            real = os.path.realpath(path)
+            if _within(real, [os.path.realpath(root_path)]):
+                return real
+    return None
