@@ -244,6 +244,18 @@ def test_only_names_in_the_manifest_are_immutable(site: Site) -> None:
     assert site.get("/static/css/base.0123456789ab.css").header("Cache-Control") == "no-cache"
 
 
+def test_a_hashed_name_ending_in_gz_is_immutable(site: Site) -> None:
+    """A source data.json.gz is hashed to data.json.0123456789ab.gz: a name of its own in
+    the manifest, not the sibling of one."""
+    data = gzip.compress(b'{"a": 1}', mtime=0)
+    site.put("data.json.0123456789ab.gz", data)
+    manifest = {**MANIFEST, "data.json.gz": "data.json.0123456789ab.gz"}
+    write(site.destination / "staticfiles.json", json.dumps({"paths": manifest}), T0 + 999)
+    reply = site.get("/static/data.json.0123456789ab.gz")
+    assert (reply.status, reply.body) == (200, data)
+    assert reply.header("Cache-Control") == "public, max-age=31536000, immutable"
+
+
 def test_without_a_manifest_nothing_is_immutable(tmp_path: Path) -> None:
     """Filesystem storage: names are as they are, however hashed they look."""
     write(tmp_path / "base.0123456789ab.css", CSS)

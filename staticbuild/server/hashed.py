@@ -46,9 +46,12 @@ class ManifestNames:
         return names
 
     def is_hashed(self, name: str) -> bool:
-        """Whether ``name`` (destination-relative) is a hashed name or one's sibling."""
-        for suffix in _SIBLING_SUFFIXES:
-            if name.endswith(suffix):
-                name = name[: -len(suffix)]
-                break
-        return name in self._names()
+        """Whether ``name`` (destination-relative) is a hashed name or one's sibling. The
+        name as given is looked up first: a source ``data.json.gz`` is hashed to
+        ``data.json.<hash>.gz``, which is no sibling of anything."""
+        names = self._names()
+        if name in names:
+            return True
+        return any(
+            name.endswith(suffix) and name[: -len(suffix)] in names for suffix in _SIBLING_SUFFIXES
+        )
