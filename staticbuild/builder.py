@@ -39,7 +39,7 @@ from staticbuild.observe import (
 )
 from staticbuild.parallel import Background
 from staticbuild.planner import Decision, Desired, Observed, decide, make_plan
-from staticbuild.project import Project
+from staticbuild.project import Project, keep_in_cache
 from staticbuild.reports import ApplyResult, Work, apply_result
 from staticbuild.saved_plans import plan_inputs, refuse_if_stale
 from staticbuild.settled import Settled, inputs_key, read_settled, state_files, write_settled
@@ -485,6 +485,8 @@ class Builder:
             self._record_seen = state_files(self.state_dir)
             if self.bucket is not None:  # if this fails, the next plan adopts by content
                 self.bucket.save_record(state.outputs, state.history)
+            if plan.actions:  # the first apply made the state folder: the spec cache can go in
+                keep_in_cache(self.project)
         self._context = None
         if outcome.error is not None:
             raise outcome.error

@@ -208,6 +208,21 @@ def _to_cache(spec_file: Path, raw: bytes, overrides: Overrides, project: Projec
         replace_file(target, lambda write: write(data))
 
 
+def keep_in_cache(project: Project) -> None:
+    """Cache ``project`` once an apply has made its state folder, if no cache is there
+    yet: the load before that apply could not (a plan in a clean project writes nothing),
+    and the next load would otherwise validate the spec again."""
+    spec_file = Path(project.spec_path)
+    if _cache_file(spec_file).exists() or not _cache_file(spec_file).parent.is_dir():
+        return
+    try:
+        raw = spec_file.read_bytes()
+    except OSError:
+        return
+    if _digest(raw) == project.spec_digest:  # not edited since it was loaded
+        _to_cache(spec_file, raw, project.overrides, project)
+
+
 def load_project(
     spec_path: str | os.PathLike[str] | None = None, overrides: Overrides | None = None
 ) -> Project:

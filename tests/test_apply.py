@@ -170,6 +170,10 @@ def test_plan_in_a_clean_project_changes_nothing(run_cli: RunCli, project: Path)
         assert run_cli("-f", project, *args).exit_code == 0
     assert tree(project.parent) == before
     assert not (project.parent / ".staticbuild").exists()
+    # The first apply makes the state folder, and keeps the validated spec there at once:
+    # the next run (a CI job that restored .staticbuild/) does not validate it again.
+    assert run_cli("-f", project, "apply").exit_code == 0
+    assert (project.parent / ".staticbuild/project.json").exists()
 
 
 def test_dry_run_is_plan(run_cli: RunCli, project: Path) -> None:
