@@ -18,6 +18,7 @@ SB-E026    a destination URL whose scheme is not s3:// (checked in spec.py)
 SB-E027    a path in the spec with a NUL byte (checked in spec.py)
 SB-E028    an app package that is a plain module (it has no folder for static/)
 SB-E029    the destination is a file or a broken symlink, or cannot be created
+SB-E030    storage.compress lists an encoding more than once (checked in spec.py)
 SB-W001    an app has no static/ folder (nothing to collect from it)
 SB-W002    a folder is listed twice
 SB-W010    (watch) a source folder does not exist yet: it is watched for

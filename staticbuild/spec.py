@@ -172,6 +172,14 @@ class StorageSpec(_Model):
     def _list_to_tuple(cls, value: Any) -> Any:
         return tuple(value) if isinstance(value, list) else value
 
+    @field_validator("compress")
+    @classmethod
+    def _each_encoding_once(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        twice = sorted({e for e in value if value.count(e) > 1})
+        if twice:
+            raise _problem("SB-E030", f"compress lists {twice[0]!r} more than once")
+        return value
+
 
 class Spec(_Model):
     """The whole ``staticbuild.yaml``."""
@@ -226,6 +234,12 @@ class Spec(_Model):
     @classmethod
     def _destination_is_a_folder_or_bucket(cls, value: str) -> str:
         # Anything else with a scheme would silently become a local folder named 'gs:'.
+        if re.match(r"s3:/(?!/)", value, re.IGNORECASE):  # one slash: a typo, not a folder
+            raise _problem(
+                "SB-E026",
+                f"destination {value!r} looks like a bucket URL with one slash; "
+                f"did you mean 's3://{value[4:]}'?",
+            )
         scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", value)
         if scheme and scheme.group(0) != "s3://":
             suggestion = (

@@ -17,6 +17,16 @@ GOOD = "version: 1\ndestination: out\nsources: [assets]\n"
 # (spec text, what the message must contain, the line it must name or None)
 BAD_SPECS = {
     "syntax error": ("version: 1\ndestination: [out\n", "YAML syntax error", 3),
+    "encoding twice": (
+        GOOD + "storage: {compress: [gzip, br, gzip]}\n",
+        "compress lists 'gzip' more than once [SB-E030]",
+        4,
+    ),
+    "bucket URL with one slash": (
+        "version: 1\ndestination: s3:/bucket/x\n",
+        "did you mean 's3://bucket/x'?",
+        2,
+    ),
     "nested too deeply": (GOOD + "a: " + "[" * 5000 + "\n", "nested too deeply", None),
     "unknown key": (GOOD + "colour: blue\n", "unknown key 'colour'", 4),
     "unknown nested key": (
