@@ -168,17 +168,33 @@ def _overrides(opts: dict[str, Any]) -> Any:
     )
 
 
-def _saved_flags(saved: Any, given: Any, plan_file: Path) -> Any:
+def _saved_flags(ctx: click.Context, saved: Any, given: Any, plan_file: Path) -> Any:
     """The options a saved plan was made with. It is applied as saved (Terraform's rule):
-    an option may repeat one of them, but one that would change the plan is a usage error."""
-    for field, flag in _FLAGS.items():
-        value = getattr(given, field)
-        if value not in (None, ()) and value != getattr(saved, field):
-            raise click.UsageError(
-                f"{flag} does not match the options plan file {str(plan_file)!r} was made "
-                f"with; a saved plan is applied as saved: drop {flag}, or make the plan "
-                "again with it"
-            )
+    an option may repeat one of them, or say what the spec already says (``--clear`` with
+    ``clear: true``), but one that would change the plan is a usage error."""
+    import msgspec
+
+    from staticbuild.api import load_project
+
+    extra = {
+        field: value
+        for field in _FLAGS
+        if (value := getattr(given, field)) not in (None, ()) and value != getattr(saved, field)
+    }
+    if not extra:
+        return saved
+
+    def acting(overrides: Any) -> Any:  # the project as the options act, not as given
+        project = load_project(ctx.obj["spec_file"], overrides)
+        return msgspec.structs.replace(project, overrides=type(overrides)(), warnings=())
+
+    if acting(saved) != acting(msgspec.structs.replace(saved, **extra)):
+        flag = _FLAGS[next(iter(extra))]
+        raise click.UsageError(
+            f"{flag} does not match the options plan file {str(plan_file)!r} was made "
+            f"with; a saved plan is applied as saved: drop {flag}, or make the plan "
+            "again with it"
+        )
     return saved
 
 
@@ -288,7 +304,7 @@ def apply(
     if plan_file is not None:
         saved = read_plan_file(plan_file)
         if saved.inputs is not None:
-            overrides = _saved_flags(saved.inputs.flags, overrides, plan_file)
+            overrides = _saved_flags(ctx, saved.inputs.flags, overrides, plan_file)
     builder = _load(ctx, overrides)
     if saved is not None:  # the same actions, planned afresh from the same inputs
         current = builder.verify_saved(saved)

@@ -223,6 +223,11 @@ def test_a_saved_plan_is_applied_with_the_options_it_was_made_with(
     # repeating an option the plan was made with is fine
     assert run_cli("-f", project, "plan", "-i", "*.js", "--out", saved).exit_code == 0
     assert run_cli("-f", project, "apply", "-i", "*.js", saved).exit_code == 0
+    # and so is one that says what the spec already says
+    project.write_text(project.read_text() + "clear: true\n")
+    assert run_cli("-f", project, "plan", "--out", saved).exit_code == 0
+    same = run_cli("-f", project, "apply", "--clear", "--no-input", saved)
+    assert same.exit_code == 0, same.stderr
 
 
 def test_apply_out_saves_the_plan_it_carries_out(run_cli: RunCli, project: Path) -> None:
