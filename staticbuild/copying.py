@@ -32,7 +32,12 @@ def copy_into(fd: int, source: str, planned: FileInfo | None) -> None:
 
 def copy_slice(fd: int, where: FileSlice, digest: str) -> None:
     """Write a cached blob, checked as :func:`read_slice` checks it."""
-    view = memoryview(read_slice(where, digest))
+    write_all(fd, read_slice(where, digest))
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` (``os.write`` may write less than it is given)."""
+    view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
 
@@ -68,9 +73,7 @@ def copy_hashing(fd: int, source: str, planned: FileInfo | None) -> str:
     try:
         while chunk := os.read(src, want):
             digest.update(chunk)
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(fd, view) :]
+            write_all(fd, chunk)
     finally:
         os.close(src)
     return digest.hexdigest()

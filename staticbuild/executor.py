@@ -26,7 +26,7 @@ import msgspec
 from staticbuild.actions import Action, Compress, Copy, Delete, Link, Update, Write
 from staticbuild.atomic import KERNEL, open_anonymous, open_named, publish, rename_over, temp_name
 from staticbuild.blobs import Blob, FileSlice, SourceFile
-from staticbuild.copying import copy_hashing, copy_into, copy_slice
+from staticbuild.copying import copy_hashing, copy_into, copy_slice, write_all
 from staticbuild.errors import ApplyError, StaticbuildError
 from staticbuild.finders import FileInfo
 from staticbuild.parallel import WORKER_LOST, map_spread
@@ -367,9 +367,7 @@ def _write(
                 copy_slice(fd, blob, action.digest)
             else:
                 # A function makes bytes the plan did not keep (a cached manifest rewrite).
-                view = memoryview(blob() if callable(blob) else blob)
-                while view:
-                    view = view[os.write(fd, view) :]
+                write_all(fd, blob() if callable(blob) else blob)
         if durable:
             os.fsync(fd)
         st = os.fstat(fd)

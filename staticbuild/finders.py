@@ -21,7 +21,7 @@ from typing import NamedTuple
 import msgspec
 
 from staticbuild.errors import SourceError
-from staticbuild.project import Root
+from staticbuild.project import Root, shown_if_not_utf8
 
 
 class FileInfo(msgspec.Struct, frozen=True, array_like=True, gc=False):
@@ -183,21 +183,10 @@ def _inside_link(folder: str, name: str, head: str, real_root: str, listing: Lis
 
 def _skipped_as_not_utf8(folder: str, name: str, listing: Listing) -> bool:
     """Whether the walk skips ``name`` as not UTF-8 (with a warning showing its bytes)."""
-    if _is_utf8(name):
+    shown = shown_if_not_utf8(os.path.join(folder, name))
+    if shown is None:
         return False
-    path = os.path.join(folder, name)
-    shown = path.encode(errors="surrogateescape").decode(errors="backslashreplace")
     listing.warnings.append(f"skipping '{shown}': its name is not valid UTF-8; rename it")
-    return True
-
-
-def _is_utf8(name: str) -> bool:
-    """Whether a name listed from the disk is text: bytes that are not UTF-8 come back as
-    lone surrogates, which no manifest, plan or URL can carry."""
-    try:
-        name.encode()
-    except UnicodeEncodeError:
-        return False
     return True
 
 
@@ -208,7 +197,7 @@ def stat_file(
     ``warnings`` gets the walk's warning when a symlink on the way leads outside."""
     if not is_safe_relpath(rel) or ignore.ignores_file(rel):
         return None
-    if not rel.isascii() and not _is_utf8(rel):
+    if shown_if_not_utf8(rel) is not None:
         return None
     path = os.path.join(root.path, rel)
     try:

@@ -19,6 +19,7 @@ from staticbuild.errors import PlanError, SourceError
 from staticbuild.finders import FileInfo
 from staticbuild.parallel import WORKER_LOST, map_chunked, map_spread
 from staticbuild.planner import MISSING, Decision, Desired, Observed
+from staticbuild.project import shown_if_not_utf8
 from staticbuild.state import OutputRecord, SourceRecord
 
 
@@ -216,14 +217,12 @@ def _hash(base: str, path: str) -> Observed:
 def _refuse_unnamable(path: str) -> None:
     """A destination entry whose name is not UTF-8 can be neither planned nor kept track
     of: the user must look at it (the sources' walk skips such names with a warning)."""
-    try:
-        path.encode()
-    except UnicodeEncodeError:
-        shown = path.encode(errors="surrogateescape").decode(errors="backslashreplace")
+    shown = shown_if_not_utf8(path)
+    if shown is not None:
         raise PlanError(
             f"the destination holds '{shown}', whose name is not valid UTF-8; "
             "move it away or remove it"
-        ) from None
+        )
 
 
 def list_destination(destination: Path) -> tuple[list[str], list[str]]:

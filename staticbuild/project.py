@@ -22,6 +22,19 @@ STATE_DIR_NAME = ".staticbuild"
 DEFAULT_SPEC_NAME = "staticbuild.yaml"
 
 
+def shown_if_not_utf8(path: str) -> str | None:
+    """``path`` with its undecodable bytes shown as ``\\xff`` escapes, if it has any: names
+    listed from the disk that are not UTF-8 come back as lone surrogates, which no plan,
+    manifest or URL can carry. None for a path that is text."""
+    if path.isascii():
+        return None
+    try:
+        path.encode()
+    except UnicodeEncodeError:
+        return path.encode(errors="surrogateescape").decode(errors="backslashreplace")
+    return None
+
+
 def state_dir_of(spec_file: Path) -> Path:
     """Where a spec keeps its state: ``.staticbuild/`` beside it, or, for a spec with
     another name, a folder of its own in there: two specs in one folder must not take
@@ -229,13 +242,11 @@ def load_project(
     """Load, validate and check the spec; raise :class:`SpecError` naming every problem."""
     overrides = overrides or Overrides()
     spec_file = find_spec_file(spec_path)
-    try:
-        str(spec_file).encode()
-    except UnicodeEncodeError:  # bytes that are not UTF-8, listed as lone surrogates
-        shown = str(spec_file).encode(errors="surrogateescape").decode(errors="backslashreplace")
+    shown = shown_if_not_utf8(str(spec_file))
+    if shown is not None:
         raise SpecError(
             [f"{shown}: the spec's path is not valid UTF-8; rename the folder that holds it"]
-        ) from None
+        )
     try:
         raw = spec_file.read_bytes()
     except OSError:
