@@ -7,8 +7,9 @@ compute bytes and remember work by content; this module turns their answers into
 
 from __future__ import annotations
 
+import bisect
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -73,13 +74,16 @@ def _source(roots: tuple[str, ...], want: Desired) -> str:
     return f"{roots[want.root]}/{want.origin}"
 
 
-def _refuse_a_collected_manifest_name(name: str, originals: Mapping[str, Desired]) -> None:
+def _refuse_a_collected_manifest_name(
+    name: str, names: Sequence[str], originals: Mapping[str, Desired]
+) -> None:
     """The manifest may not take a collected file's place (Django silently overwrites the
-    file), nor a folder's (no apply could ever write it)."""
+    file), nor a folder's (no apply could ever write it). ``names`` are the originals'
+    paths, sorted: a folder's files follow its name + "/" there, a bisection away."""
     inside = name + "/"
-    clash = originals.get(name) or next(
-        (originals[o] for o in originals if o.startswith(inside)), None
-    )
+    at = bisect.bisect_left(names, inside)
+    below = names[at] if at < len(names) and names[at].startswith(inside) else None
+    clash = originals.get(name) or (originals[below] if below is not None else None)
     if clash is not None:
         what = "a collected file" if name in originals else "a folder of collected files"
         raise PostProcessError(
@@ -101,7 +105,8 @@ def _hash_names(
     from staticbuild.storage.manifest_cache import ManifestOptions
 
     storage = project.storage
-    _refuse_a_collected_manifest_name(storage.manifest_name, originals)
+    names = sorted(originals)
+    _refuse_a_collected_manifest_name(storage.manifest_name, names, originals)
 
     def read(name: str) -> bytes:
         return _read(_source(roots, originals[name]))
@@ -113,7 +118,7 @@ def _hash_names(
         manifest_name=storage.manifest_name,
     )
     result = post_process(
-        sorted(originals), read, lambda name: originals[name].digest, options, cache, md5_hints
+        names, read, lambda name: originals[name].digest, options, cache, md5_hints
     )
     for output in result.outputs:
         source = originals[output.original]
