@@ -303,8 +303,8 @@ def apply(
     saved = None
     if plan_file is not None:
         saved = read_plan_file(plan_file)
-        if saved.inputs is not None:
-            overrides = _saved_flags(ctx, saved.inputs.flags, overrides, plan_file)
+        assert saved.inputs is not None  # read_plan_file refuses a plan without them
+        overrides = _saved_flags(ctx, saved.inputs.flags, overrides, plan_file)
     builder = _load(ctx, overrides)
     if saved is not None:  # the same actions, planned afresh from the same inputs
         current = builder.verify_saved(saved)

@@ -226,7 +226,8 @@ def keep_in_cache(project: Project) -> None:
     yet: the load before that apply could not (a plan in a clean project writes nothing),
     and the next load would otherwise validate the spec again."""
     spec_file = Path(project.spec_path)
-    if _cache_file(spec_file).exists() or not _cache_file(spec_file).parent.is_dir():
+    cache = _cache_file(spec_file)
+    if cache.exists() or not cache.parent.is_dir():
         return
     try:
         raw = spec_file.read_bytes()
