@@ -72,6 +72,11 @@ def parse_bucket_url(url: str) -> tuple[str, str]:
     is wrong with it."""
     rest = url[len(SCHEME) :]
     bucket, _, prefix = rest.partition("/")
+    if "?" in rest or "#" in rest:  # s3://b/x?region=... would become part of every key
+        raise ValueError(
+            f"{url!r} has a query or fragment; connection settings go in the s3 block, "
+            "and a key prefix may not contain '?' or '#'"
+        )
     if not _BUCKET_NAME.fullmatch(bucket):
         raise ValueError(
             f"{bucket!r} is not a valid bucket name (3 to 63 lowercase letters, digits, "

@@ -124,6 +124,11 @@ BAD_SPECS = {
         "did you mean 's3://bucket/x'?",
         2,
     ),
+    "query in a bucket URL": (
+        "version: 1\ndestination: s3://bucket/x?region=eu-west-1\nsources: [assets]\n",
+        "has a query or fragment; connection settings go in the s3 block",
+        2,
+    ),
     "other URL scheme": (
         "version: 1\ndestination: gs://bucket/x\nsources: [assets]\n",
         "is a gs:// URL; only s3:// URLs are supported",
