@@ -329,6 +329,7 @@ class Builder:
             scope |= {d for d in previous if d not in now}
         kept, expired = self._derivation.kept(derived.hashed)
         keep = {k for k in kept if k not in desired}
+        keep |= self._derivation.left_as_is(records, desired)
         if not full:
             # A manifest that just fell out of keep_previous was never in the last applied
             # outputs (kept files are not desired), so only the history names its files.

@@ -140,6 +140,26 @@ class Derivation:
         kept: set[str] = set().union(*history[:count])
         return kept, set().union(*history[count:]) - kept
 
+    def left_as_is(self, records: Mapping[str, object], desired: Mapping[str, Desired]) -> set[str]:
+        """With post-processing off (and no ``clear``), what the last post-processing wrote
+        stays as it is, as with ``collectstatic --no-post-process``: the manifest and its
+        hashed files still serve the pages that name them. Siblings stay with a file that
+        stays."""
+        if self.project.post_process or self.project.clear:
+            return set()
+        state = self._state()
+        hashed = set(state.history[0]) if state.history else set()
+        storage = self.project.storage
+        if storage.kind == "manifest":
+            hashed.add(storage.manifest_name)
+        left = {p for p in hashed if p in records and p not in desired}
+        for path in records:
+            if path.endswith((".gz", ".br")) and path not in desired:
+                base = path[:-3]
+                if base in desired or base in left:
+                    left.add(path)
+        return left
+
     def compress_cache(self) -> CompressCache | None:
         if not self.project.storage.compress:
             return None

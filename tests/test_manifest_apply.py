@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -480,26 +481,56 @@ def test_compression_matches_whitenoise(
 # -- 7. --no-post-process --------------------------------------------------------------
 
 
-def test_no_post_process_collects_only_originals(
-    start_django: Callable[..., DjangoCollect], dj61: Path, tmp_path: Path
+def test_no_post_process_leaves_what_post_processing_wrote(
+    start_django: Callable[..., DjangoCollect], tmp_path: Path
 ) -> None:
+    """As ``collectstatic --no-post-process`` over an earlier full run: the changed original
+    is copied; the manifest, the hashed files and the siblings stay as they were, so pages
+    that name them keep working. WhiteNoise's storage under 5.2 is the reference."""
     case = demo(tmp_path)
     spec = write_manifest_spec(
         case, "ours", {"kind": "manifest", "compress": ["gzip", "br"]}, name="manifest.yaml"
     )
-    django = start_django(dj61, case, tmp_path / "django", args=["--no-post-process"])
+    theirs = tmp_path / "whitenoise"
+    start_django(DJ52, case, theirs, backend=WHITENOISE_MANIFEST).ok()
     apply_ok(spec)
-    full = snapshot(tmp_path / "ours")
-    hashed = set(manifest(tmp_path / "ours").values())
+    before = snapshot(tmp_path / "ours")
+    edited = tmp_path / "examples/assets/js/app.js"
+    edited.write_bytes(edited.read_bytes() + b"\nconsole.log('edited');\n")
+    later = edited.stat().st_mtime + 10  # Django compares whole seconds
+    os.utime(edited, (later, later))
+    django = start_django(
+        DJ52, case, theirs, backend=WHITENOISE_MANIFEST, args=["--no-post-process"]
+    )
     planned = plan_actions(spec, "--no-post-process")
-    assert {p for op, p in planned if op != "delete"} == set()
-    assert hashed | {"staticfiles.json"} <= {p for _, p in planned}
+    assert planned == [("update", "js/app.js")]
     apply_ok(spec, "--no-post-process")
     django.ok()
-    assert_same_tree(tmp_path / "ours", tmp_path / "django")
+    ours = snapshot(tmp_path / "ours")
+    assert sorted(ours) == sorted(snapshot(theirs))
+    assert_same_but_manifest_order(ours, snapshot(theirs))
+    assert {k: v for k, v in ours.items() if k != "js/app.js"} == {
+        k: v for k, v in before.items() if k != "js/app.js"
+    }
     assert plan_actions(spec, "--no-post-process") == []
-    apply_ok(spec)  # and back: the hashed outputs return
-    assert snapshot(tmp_path / "ours") == full
+    apply_ok(spec)  # and post-processing again: the edited file's outputs follow it
+    paths = manifest(tmp_path / "ours")
+    assert paths["js/app.js"] != json.loads(before["staticfiles.json"][1])["paths"]["js/app.js"]
+    old = json.loads(before["staticfiles.json"][1])["paths"]["js/app.js"]
+    assert not (tmp_path / "ours" / old).exists()
+    assert plan_actions(spec) == []
+
+
+def test_no_post_process_with_clear_keeps_only_originals(tmp_path: Path) -> None:
+    """``--clear`` asks for an exact destination: without post-processing, the originals."""
+    case = demo(tmp_path)
+    spec = write_manifest_spec(case, "ours", {"kind": "manifest"}, name="manifest.yaml")
+    fresh = write_manifest_spec(case, "fresh", {"kind": "manifest"}, name="fresh.yaml")
+    apply_ok(spec)
+    apply_ok(spec, "--no-post-process", "--clear")
+    apply_ok(fresh, "--no-post-process")
+    assert not (tmp_path / "ours/staticfiles.json").exists()
+    assert snapshot(tmp_path / "ours") == snapshot(tmp_path / "fresh")
 
 
 # -- 8. rewritten bytes: kept out of the state, made again when a write needs them --------
