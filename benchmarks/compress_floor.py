@@ -12,6 +12,12 @@ sources in order, first wins, WhiteNoise's skip list)::
 
 Run it with an interpreter that has staticbuild installed (``make install``); the corpus
 is built by the benchmark harness's own code, as for ``run.py``.
+
+``--coders`` also times every brotli encoder at hand on the same contents (quality 11,
+the same window): Google's C library through ``brotli`` (what staticbuild and WhiteNoise
+use) and ``brotlicffi``, and the Rust port through ``cramjam`` and ``brotli-rs``
+(``pip install -e '.[bench]'`` installs them). A faster encoder of the same format would
+lower the floor; each is timed in turn, in one process, so they share the machine's state.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import argparse
 import hashlib
 import os
 import time
+from collections.abc import Callable
 
 import corpora
 
@@ -35,6 +42,9 @@ from staticbuild.storage.encodings import (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default="real", choices=["real", *corpora.SYNTHETIC_SIZES])
+    parser.add_argument(
+        "--coders", action="store_true", help="also time the other brotli encoders at hand"
+    )
     args = parser.parse_args()
     corpus = corpora.load(args.corpus, corpora.ensure_venv(log=False))
     options = CompressOptions(encodings=("br", "gzip"))
@@ -70,6 +80,40 @@ def main() -> None:
     print(f"  bytes ratio (WhiteNoise / distinct): {2 * total / unique:.2f}x")
     print(f"brotli (+ gzip where kept, {kept}) over the distinct contents: {cpu:.1f} s CPU")
     print(f"  floor of a cold apply on {cores} cores: {cpu / cores:.1f} s")
+    if args.coders:
+        time_coders(list(distinct.values()))
+
+
+def _coders() -> dict[str, Callable[[bytes], bytes]]:
+    """The brotli encoders that can be imported here, each at quality 11, window 22."""
+    found: dict[str, Callable[[bytes], bytes]] = {"brotli (C)": compress_brotli}
+    try:
+        import brotlicffi
+
+        found["brotlicffi (C)"] = lambda data: brotlicffi.compress(data, quality=11, lgwin=22)
+    except ImportError:
+        print("brotlicffi: not installed")
+    try:
+        import cramjam
+
+        found["cramjam (Rust)"] = lambda data: bytes(cramjam.brotli.compress(data, level=11))
+    except ImportError:
+        print("cramjam: not installed")
+    try:
+        import brotli_rs
+
+        found["brotli-rs (Rust)"] = lambda data: brotli_rs.compress(data, quality=11)
+    except ImportError:
+        print("brotli-rs: not installed")
+    return found
+
+
+def time_coders(contents: list[bytes]) -> None:
+    for name, coder in _coders().items():
+        start = time.process_time()
+        out = sum(len(coder(data)) for data in contents)
+        cpu = time.process_time() - start
+        print(f"{name:18s} {cpu:6.1f} s CPU, {out / 1e6:.2f} MB out")
 
 
 if __name__ == "__main__":
