@@ -71,7 +71,8 @@ def apply_result(
     result = ApplyResult(destination, link, unmodified=unmodified, deleted=len(deleted))
     done: dict[type, int] = {}
     # Django counts the collected files that post-processing wrote for (collectstatic's
-    # post_processed_files); the manifest (origin "") is not one of them.
+    # post_processed_files); the manifest (origin "") is not one of them. WhiteNoise's
+    # storages add one for each compressed file they write.
     post_processed: set[str] = set()
     for action in plan.actions:
         if action.path in written:
@@ -83,8 +84,8 @@ def apply_result(
             done[kind] = done.get(kind, 0) + 1
     result.copied = done.get(Copy, 0) + done.get(Update, 0)
     result.linked = done.get(Link, 0)
-    result.post_processed = len(post_processed - {""})
     result.compressed = done.get(Compress, 0)
+    result.post_processed = len(post_processed - {""}) + result.compressed
     # A copy of the names: a first apply's ``written`` is the state's own table.
     result.changes = (tuple(written), deleted)
     return result

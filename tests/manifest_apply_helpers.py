@@ -82,6 +82,7 @@ class DjangoCollect:
             command.append("--no-default-ignore")
         env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
         env.update(PYTHONPATH=os.pathsep.join([str(folder), str(TESTS)]), PYTHONUTF8="1")
+        self.stdout = ""  # what collectstatic printed, once it has finished
         self._proc = subprocess.Popen(
             [str(python), str(folder / "sbref_driver.py"), *command],
             stdout=subprocess.PIPE,
@@ -95,7 +96,7 @@ class DjangoCollect:
     def wait(self) -> tuple[int, str]:
         """Exit status and stderr."""
         try:
-            _, err = self._proc.communicate(timeout=180)
+            self.stdout, err = self._proc.communicate(timeout=180)
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.communicate()

@@ -478,6 +478,24 @@ def test_compression_matches_whitenoise(
     assert again.work.compressed == 0
 
 
+@pytest.mark.parametrize("kind", ["manifest", "filesystem"])
+def test_the_summary_counts_compressed_files_as_whitenoise_does(
+    start_django: Callable[..., DjangoCollect], tmp_path: Path, kind: str
+) -> None:
+    """WhiteNoise's storages count each compressed file they write as post-processed."""
+    case = demo(tmp_path)
+    spec = write_manifest_spec(
+        case, "ours", {"kind": kind, "compress": ["gzip", "br"]}, name="manifest.yaml"
+    )
+    backend = WHITENOISE_MANIFEST if kind == "manifest" else WHITENOISE_PLAIN
+    theirs = tmp_path / "whitenoise"
+    django = start_django(DJ52, case, theirs, backend=backend, args=["-v", "1"])
+    ours = apply_ok(spec).stdout.strip().replace(str(tmp_path / "ours"), "DEST")
+    django.ok()
+    assert ours == django.stdout.strip().splitlines()[-1].replace(str(theirs), "DEST")
+    assert "post-processed" in ours
+
+
 # -- 7. --no-post-process --------------------------------------------------------------
 
 
