@@ -112,6 +112,7 @@ class Builder:
         self.state_dir = Path(project.state_dir)
         self.incremental = incremental
         self._root_paths = tuple(r.path for r in project.roots)
+        self._home = os.path.dirname(project.spec_path)  # the folder that holds the spec
         self._originals: dict[str, Desired] = {}
         self.work = Work()
         self.warnings: list[str] = []
@@ -134,8 +135,11 @@ class Builder:
         if self._state is None:
             self._record_seen = state_files(self.state_dir)  # before reading: a save since shows
             state = load_state(
-                self.state_dir, self.project.destination, outputs=not self._destination_empty()
-            ) or fresh_state(self.project.destination)
+                self.state_dir,
+                self.project.destination,
+                home=self._home,
+                outputs=not self._destination_empty(),
+            ) or fresh_state(self.project.destination, self._home)
             if self.bucket is not None:  # the bucket's own record: another machine may deploy
                 kept = self.bucket.load_record()
                 if kept is not None:
@@ -201,7 +205,8 @@ class Builder:
     def _outputs_still(self, state: State | None) -> bytes:
         if state is None:
             return outputs_still(
-                self.destination, load_outputs(self.state_dir, self.project.destination)
+                self.destination,
+                load_outputs(self.state_dir, self.project.destination, self._home),
             )
         return outputs_still(self.destination, state.outputs)
 

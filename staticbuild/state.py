@@ -7,6 +7,7 @@ record is lost every file is treated as foreign until its content proves otherwi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection, Iterator, Mapping
 from itertools import islice
 from pathlib import Path
@@ -55,6 +56,9 @@ class SourceRecord(msgspec.Struct, frozen=True, array_like=True, gc=False):
 class State(msgspec.Struct):
     version: int = STATE_VERSION
     destination: str = ""
+    #: the folder that held the spec when this was saved: a project moved or cloned
+    #: elsewhere finds its record by the destination's place relative to the spec
+    home: str = ""
     finished: bool = True
     outputs: dict[str, OutputRecord] = msgspec.field(default_factory=dict)
     #: by source root (its absolute folder), then root-relative path: the keys are the
@@ -108,15 +112,43 @@ class _WithoutOutputs(msgspec.Struct):
 
     version: int = STATE_VERSION
     destination: str = ""
+    home: str = ""
     finished: bool = True
     sources: dict[str, dict[str, SourceRecord]] = msgspec.field(default_factory=dict)
     manifest_cache: msgspec.Raw = msgspec.field(default_factory=lambda: _NONE)
     history: list[list[str]] = msgspec.field(default_factory=list)
 
 
-def load_state(state_dir: Path, destination: str, *, outputs: bool = True) -> State | None:
+def _moved(recorded: str, recorded_home: str, destination: str, home: str) -> bool | None:
+    """Whether a record made for ``recorded`` (with the spec in ``recorded_home``) is the
+    record of ``destination`` (the spec now in ``home``): False when it is, in place; True
+    when it is, the project having moved (the same place relative to the spec); None when
+    it is another destination's."""
+    if recorded == destination:
+        return False
+    if not recorded_home or recorded_home == home or "://" in destination:
+        return None
+    relative = os.path.relpath(recorded, recorded_home)
+    if os.path.normpath(os.path.join(home, relative)) == destination:
+        return True
+    return None
+
+
+def _rebased(path: str, recorded_home: str, home: str) -> str:
+    """A recorded folder inside the moved project, where it is now."""
+    relative = os.path.relpath(path, recorded_home)
+    if relative == ".." or relative.startswith("../"):
+        return path  # outside the project: it did not move with it
+    return os.path.normpath(os.path.join(home, relative))
+
+
+def load_state(
+    state_dir: Path, destination: str, *, home: str = "", outputs: bool = True
+) -> State | None:
     """The recorded state for ``destination``, or None when there is none (or it is unusable).
 
+    ``home`` is the folder that holds the spec: a record saved before the project moved is
+    still this destination's if the destination is where it was relative to the spec.
     ``outputs=False`` (the destination is empty: none of them exists) leaves the output
     records undecoded and the next save rewrites the state without them, while the
     sources' records, the manifest engine's cache and the history are kept.
@@ -133,12 +165,23 @@ def load_state(state_dir: Path, destination: str, *, outputs: bool = True) -> St
             state = State(**msgspec.structs.asdict(part))
     except msgspec.DecodeError:
         return None
-    if state.version != STATE_VERSION or state.destination != destination:
+    moved = _moved(state.destination, state.home, destination, home)
+    if state.version != STATE_VERSION or moved is None:
         return None
     # A decoded Raw is a view into the whole file: copied, the file's bytes can be freed.
     state.manifest_cache = state.manifest_cache.copy()
     _replay(state, state_dir / JOURNAL, outputs=outputs)
+    if moved:  # the sources' records are kept under their folders' new names
+        state.sources = {
+            _rebased(root, state.home, home): records for root, records in state.sources.items()
+        }
+        state.destination = destination
+    rewrite = bool(home) and state.home != home  # moved, or saved before homes were kept
+    state.home = home or state.home
     track(state)
+    if rewrite:
+        assert isinstance(state.outputs, _Tracked)
+        state.outputs.changed = None  # saved whole: the file names the old place
     if not outputs:
         none_yet: _Tracked[OutputRecord] = _Tracked()
         none_yet.changed = None  # saved whole: the file's old records must not come back
@@ -151,17 +194,21 @@ def load_state(state_dir: Path, destination: str, *, outputs: bool = True) -> St
 class _OutputsOnly(msgspec.Struct):
     version: int = STATE_VERSION
     destination: str = ""
+    home: str = ""
     outputs: dict[str, OutputRecord] = msgspec.field(default_factory=dict)
 
 
-def load_outputs(state_dir: Path, destination: str) -> dict[str, OutputRecord]:
+def load_outputs(state_dir: Path, destination: str, home: str = "") -> dict[str, OutputRecord]:
     """Only the output records of :func:`load_state`, in the same order (empty where it
     would give None): what the outputs' look needs, without decoding the rest."""
     try:
         part = msgspec.msgpack.decode(state_file(state_dir).read_bytes(), type=_OutputsOnly)
     except (OSError, msgspec.DecodeError):
         return {}
-    if part.version != STATE_VERSION or part.destination != destination:
+    if (
+        part.version != STATE_VERSION
+        or _moved(part.destination, part.home, destination, home) is None
+    ):
         return {}
     for delta in _deltas(state_dir / JOURNAL):  # as _replay: the same records
         merge_changes(part.outputs, delta.outputs)
@@ -263,11 +310,11 @@ def track(state: State) -> State:
     return state
 
 
-def fresh_state(destination: str) -> State:
+def fresh_state(destination: str, home: str = "") -> State:
     """A new record, for a destination that has none (or an unusable one: another
     destination's, a corrupt file). Its first save rewrites the state file whole: a
     journal appended to the file it replaces would be replayed onto that file's records."""
-    state = track(State(destination=destination, finished=False))
+    state = track(State(destination=destination, home=home, finished=False))
     assert isinstance(state.outputs, _Tracked)
     state.outputs.changed = None
     return state

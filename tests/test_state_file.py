@@ -190,3 +190,45 @@ def test_two_specs_in_one_folder_each_prune_their_old_hashed_names(tmp_path: Pat
     for name in ("a", "b"):
         assert "1 deleted" in _cli(tmp_path / f"{name}.yaml", "apply")
         assert len(list((tmp_path / "build" / name).iterdir())) == 3  # app.js, its hash, manifest
+
+
+def test_a_moved_project_keeps_its_record(tmp_path: Path) -> None:
+    """Moved (or cloned with its .staticbuild/) elsewhere, the destination is where it was
+    relative to the spec: its files are still staticbuild's own, its sources still known."""
+    from staticbuild.api import Builder, load_project
+
+    before = tmp_path / "before"
+    (before / "assets/css").mkdir(parents=True)
+    (before / "assets/css/x.css").write_text("body{}")
+    spec = before / "staticbuild.yaml"
+    spec.write_text("version: 1\ndestination: out\nsources: [assets]\nstorage: {kind: manifest}\n")
+    _cli(spec, "apply")
+    old = set(msgspec.json.decode((before / "out/staticfiles.json").read_bytes())["paths"].values())
+    after = tmp_path / "elsewhere/after"
+    after.parent.mkdir()
+    before.rename(after)
+    builder = Builder(load_project(after / "staticbuild.yaml"))
+    assert builder.plan().actions == ()
+    assert builder.work.sources_hashed == 0  # the sources' records moved with them
+    (after / "assets/css/x.css").write_text("body{color:red}")
+    plan = _cli(after / "staticbuild.yaml", "plan", "--json")
+    actions = msgspec.json.decode(plan)["actions"]
+    assert not any(a.get("foreign") for a in actions), actions
+    assert {a["path"] for a in actions if a["op"] == "delete"} == old
+    _cli(after / "staticbuild.yaml", "apply")
+    assert not any((after / "out" / name).exists() for name in old)
+    assert msgspec.json.decode(_cli(after / "staticbuild.yaml", "plan", "--json"))["actions"] == []
+
+
+def test_a_record_is_not_taken_for_a_destination_elsewhere(tmp_path: Path) -> None:
+    """The same spec folder, another destination: the record is not this one's."""
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets/a.txt").write_text("a")
+    spec = tmp_path / "staticbuild.yaml"
+    spec.write_text("version: 1\ndestination: out\nsources: [assets]\n")
+    _cli(spec, "apply")
+    (tmp_path / "out2").mkdir()
+    (tmp_path / "out2/a.txt").write_text("a")  # the user's own copy
+    spec.write_text("version: 1\ndestination: out2\nsources: []\n")
+    _cli(spec, "apply")
+    assert (tmp_path / "out2/a.txt").exists()
