@@ -305,7 +305,7 @@ class Bucket:
         data = self._call("reading its record", response["Body"].read)
         try:
             record = msgspec.json.decode(gzip.decompress(data), type=kind)
-        except (OSError, EOFError, msgspec.DecodeError):
+        except (OSError, EOFError, ValueError):
             return None
         return record if record.version == 1 else None
 

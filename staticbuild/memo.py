@@ -56,7 +56,7 @@ def recall(state_dir: Path, key: str) -> DerivedMemo | None:
         if msgspec.msgpack.decode(data, type=_KeyOnly).key != key:
             return None
         return msgspec.msgpack.decode(data, type=DerivedMemo)
-    except (OSError, msgspec.DecodeError):
+    except (OSError, ValueError):
         return None
 
 

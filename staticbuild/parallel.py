@@ -304,7 +304,7 @@ class Background(Generic[_R]):
             if os.waitstatus_to_exitcode(status) == 0:
                 self._file.seek(0)
                 data = self._file.read()
-                with contextlib.suppress(msgspec.DecodeError):
+                with contextlib.suppress(ValueError):
                     return msgspec.msgpack.decode(data, type=self._type)
         return self._fn()
 

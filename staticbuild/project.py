@@ -177,7 +177,7 @@ def _cached_entries(spec_file: Path) -> list[_CachedProject]:
     try:
         data = _cache_file(spec_file).read_bytes()
         return msgspec.json.decode(data, type=list[_CachedProject])
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+    except (OSError, ValueError):  # msgspec's errors, and bad UTF-8 in a string
         return []
 
 

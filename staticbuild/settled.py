@@ -79,7 +79,7 @@ def read_settled(state_dir: Path) -> Settled | None:
     """The last full apply's note, if it finished and the record has not changed since."""
     try:
         settled = msgspec.msgpack.decode((state_dir / SETTLED).read_bytes(), type=Settled)
-    except (OSError, msgspec.DecodeError):
+    except (OSError, ValueError):
         return None
     if (state_dir / APPLYING).exists() or settled.files != state_files(state_dir):
         return None

@@ -8,7 +8,7 @@ record is lost every file is treated as foreign until its content proves otherwi
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Mapping
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -76,7 +76,7 @@ def manifest_cache_of(state: State) -> ManifestCache | None:
 
     try:
         return msgspec.msgpack.decode(state.manifest_cache, type=ManifestCache | None)
-    except msgspec.DecodeError:  # another engine's format: only a cache miss
+    except ValueError:  # another engine's format (or damaged bytes): only a cache miss
         return None
 
 
@@ -103,7 +103,7 @@ def read_pending(state_dir: Path) -> frozenset[str]:
     try:
         data = (state_dir / APPLYING).read_bytes()
         return frozenset(msgspec.msgpack.decode(data, type=list[str]))
-    except (OSError, msgspec.DecodeError):
+    except (OSError, ValueError):
         return frozenset()
 
 
@@ -163,20 +163,22 @@ def load_state(
         else:
             part = msgspec.msgpack.decode(data, type=_WithoutOutputs)
             state = State(**msgspec.structs.asdict(part))
-    except msgspec.DecodeError:
+    except ValueError:  # msgspec's DecodeError, or UnicodeDecodeError for damaged bytes
         return None
     moved = _moved(state.destination, state.home, destination, home)
     if state.version != STATE_VERSION or moved is None:
         return None
     # A decoded Raw is a view into the whole file: copied, the file's bytes can be freed.
     state.manifest_cache = state.manifest_cache.copy()
-    _replay(state, state_dir / JOURNAL, outputs=outputs)
+    whole = _replay(state, state_dir / JOURNAL, outputs=outputs)
     if moved:  # the sources' records are kept under their folders' new names
         state.sources = {
             _rebased(root, state.home, home): records for root, records in state.sources.items()
         }
         state.destination = destination
-    rewrite = bool(home) and state.home != home  # moved, or saved before homes were kept
+    # moved, saved before homes were kept, or a damaged journal (appending would bury
+    # the new entries behind the damage)
+    rewrite = not whole or (bool(home) and state.home != home)
     state.home = home or state.home
     track(state)
     if rewrite:
@@ -203,14 +205,14 @@ def load_outputs(state_dir: Path, destination: str, home: str = "") -> dict[str,
     would give None): what the outputs' look needs, without decoding the rest."""
     try:
         part = msgspec.msgpack.decode(state_file(state_dir).read_bytes(), type=_OutputsOnly)
-    except (OSError, msgspec.DecodeError):
+    except (OSError, ValueError):
         return {}
     if (
         part.version != STATE_VERSION
         or _moved(part.destination, part.home, destination, home) is None
     ):
         return {}
-    for delta in _deltas(state_dir / JOURNAL):  # as _replay: the same records
+    for delta in _deltas(state_dir / JOURNAL)[0]:  # as _replay: the same records
         merge_changes(part.outputs, delta.outputs)
     return part.outputs
 
@@ -412,13 +414,15 @@ def _saved(state_dir: Path, state: State) -> None:
         (state_dir / APPLYING).unlink(missing_ok=True)
 
 
-def _deltas(journal: Path) -> Iterator[_Delta]:
+def _deltas(journal: Path) -> tuple[list[_Delta], bool]:
     """The journal's entries in order, up to a torn last one (a crash mid-append) or the
-    first that cannot be decoded."""
+    first that cannot be decoded; and whether that was all of it (False: the next save
+    must rewrite the state whole, or its entry would follow the damage and be lost)."""
     try:
         data = journal.read_bytes()
     except FileNotFoundError:
-        return
+        return [], True
+    deltas: list[_Delta] = []
     at = 0
     while at + 4 <= len(data):
         size = int.from_bytes(data[at : at + 4], "big")
@@ -426,16 +430,18 @@ def _deltas(journal: Path) -> Iterator[_Delta]:
         if len(frame) < size:
             break
         try:
-            delta = msgspec.msgpack.decode(frame, type=_Delta)
-        except msgspec.DecodeError:
+            deltas.append(msgspec.msgpack.decode(frame, type=_Delta))
+        except ValueError:  # msgspec's DecodeError, or UnicodeDecodeError
             break
-        yield delta
         at += 4 + size
+    return deltas, at == len(data)
 
 
-def _replay(state: State, journal: Path, *, outputs: bool = True) -> None:
-    """Apply the journal's entries in order (without their output records, if asked)."""
-    for delta in _deltas(journal):
+def _replay(state: State, journal: Path, *, outputs: bool = True) -> bool:
+    """Apply the journal's entries in order (without their output records, if asked);
+    False if some of it could not be read."""
+    deltas, whole = _deltas(journal)
+    for delta in deltas:
         state.finished = delta.finished
         state.history = delta.history
         if not isinstance(delta.manifest_cache, msgspec.UnsetType):
@@ -444,6 +450,7 @@ def _replay(state: State, journal: Path, *, outputs: bool = True) -> None:
             merge_changes(state.outputs, delta.outputs)
         for root, changes in delta.sources.items():
             merge_changes(state.sources.setdefault(root, {}), changes)
+    return whole
 
 
 def merge_changes(target: dict[str, _V], changes: Mapping[str, _V | None]) -> None:

@@ -238,3 +238,25 @@ def test_a_damaged_state_folder_is_one_line_and_the_next_apply_recovers(
     shutil.rmtree(target) if target.is_dir() else target.unlink()
     assert run_cli("-f", spec, "apply").exit_code == 0
     assert '"actions": []' in run_cli("-f", spec, "plan", "--json").stdout
+
+
+def test_state_files_with_bytes_that_are_not_utf8_are_read_as_lost(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """Damage that decodes as a string of bad UTF-8 (msgspec raises UnicodeDecodeError, not
+    its DecodeError) is treated as any damage: the file is unusable, never a traceback."""
+    write(tmp_path / "src/a.css", "body { color: red; }\n" * 20)
+    spec = make_spec(tmp_path, "sources: [src]\nstorage: {kind: manifest, compress: [gzip]}\n")
+    assert run_cli("-f", spec, "apply").exit_code == 0
+    write(tmp_path / "src/a.css", "body { color: green; }\n" * 20)
+    assert run_cli("-f", spec, "apply").exit_code == 0  # a journal entry too
+    files = sorted(p for p in (tmp_path / ".staticbuild").rglob("*") if p.is_file())
+    assert len(files) >= 5
+    for path in files:
+        if path.suffix not in (".pack", ".lock") and path.name != "lock":
+            bad = b'["\xff\xfe"]' if path.suffix in (".json", ".log") else b"\xa2\xff\xfe"
+            path.write_bytes(bad)
+    write(tmp_path / "src/a.css", "body { color: blue; }\n" * 20)
+    result = run_cli("-f", spec, "apply")
+    assert result.exit_code == 0, result.stderr
+    assert '"actions": []' in run_cli("-f", spec, "plan", "--json").stdout

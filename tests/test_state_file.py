@@ -232,3 +232,27 @@ def test_a_record_is_not_taken_for_a_destination_elsewhere(tmp_path: Path) -> No
     spec.write_text("version: 1\ndestination: out2\nsources: []\n")
     _cli(spec, "apply")
     assert (tmp_path / "out2/a.txt").exists()
+
+
+@pytest.mark.parametrize("cut", ["last 3 bytes", "half"])
+def test_a_torn_journal_loses_no_later_record(tmp_path: Path, cut: str) -> None:
+    """A crash mid-append leaves a torn journal entry: the entries after it (the next
+    apply's) must still be read, so the files they record are pruned when stale."""
+    source = tmp_path / "s0"
+    source.mkdir()
+    (source / "a.txt").write_text("a")
+    (source / "b.txt").write_text("b")
+    spec = tmp_path / "staticbuild.yaml"
+    spec.write_text("version: 1\ndestination: out\nsources: [s0]\n")
+    _cli(spec, "apply")
+    (source / "a.txt").write_text("a2")
+    _cli(spec, "apply")  # a journal entry
+    journal = tmp_path / ".staticbuild" / state_module.JOURNAL
+    data = journal.read_bytes()
+    journal.write_bytes(data[:-3] if cut == "last 3 bytes" else data[: len(data) // 2])
+    (source / "c.txt").write_text("c")
+    assert _cli(spec, "apply").startswith("1 static file copied")
+    (source / "c.txt").unlink()
+    _cli(spec, "apply")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.txt", "b.txt"]
+    assert msgspec.json.decode(_cli(spec, "plan", "--json"))["actions"] == []

@@ -230,11 +230,11 @@ class CompressCache:
         try:  # fast path: the whole log as one JSON array
             body = data.rstrip(b"\n").replace(b"\n", b",")
             entries = msgspec.json.decode(b"[" + body + b"]", type=list[_Entry])
-        except msgspec.DecodeError:  # a write cut short by a crash: keep every whole line
+        except ValueError:  # a write cut short by a crash: keep every whole line
             entries = []
             decoder = msgspec.json.Decoder(_Entry)
             for line in data.splitlines():
-                with contextlib.suppress(msgspec.DecodeError):
+                with contextlib.suppress(ValueError):
                     entries.append(decoder.decode(line))
         return {entry.source: entry for entry in entries}
 
