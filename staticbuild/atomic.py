@@ -70,11 +70,34 @@ def publish(fd: int, folder: str, final: str) -> None:
 
 
 def rename_over(tmp: str, final: str) -> None:
+    """Rename ``tmp`` to ``final``; a folder there that holds nothing but empty folders
+    gives way (the plan allowed it: there is nothing in it to lose)."""
     try:
         os.replace(tmp, final)
     except IsADirectoryError:
-        os.unlink(tmp)
-        raise
+        if not remove_if_empty(final):
+            os.unlink(tmp)
+            raise
+        os.replace(tmp, final)
+
+
+def holds_nothing(folder: str) -> bool:
+    """Whether ``folder`` holds nothing but folders that hold nothing (a symlink counts as
+    something: it is not followed)."""
+    try:
+        with os.scandir(folder) as entries:
+            return all(e.is_dir(follow_symlinks=False) and holds_nothing(e.path) for e in entries)
+    except NotADirectoryError:
+        return False
+
+
+def remove_if_empty(folder: str) -> bool:
+    """Remove ``folder`` if it :func:`holds_nothing`; whether it did."""
+    if not holds_nothing(folder):
+        return False
+    for dirpath, _dirs, _files in os.walk(folder, topdown=False):
+        os.rmdir(dirpath)
+    return True
 
 
 def temp_name(folder: str, final: str) -> str:

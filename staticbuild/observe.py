@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
 from staticbuild.actions import Delete
-from staticbuild.atomic import TEMP_MARK
+from staticbuild.atomic import TEMP_MARK, holds_nothing
 from staticbuild.errors import PlanError, SourceError
 from staticbuild.finders import FileInfo
 from staticbuild.parallel import WORKER_LOST, map_chunked, map_spread
@@ -273,16 +273,18 @@ def check_parents(destination: Path, decision: Decision, observed: Mapping[str, 
 
 def check_vacated(destination: Path, decision: Decision) -> None:
     """Refuse a plan that would write a file where a folder is, unless the plan deletes
-    every file in it (a stale output folder, or foreign files under ``clear``): a folder
-    holding nothing of staticbuild's is the user's."""
+    every file in it (a stale output folder, or foreign files under ``clear``) or it holds
+    only empty folders: a folder holding something not staticbuild's is the user's."""
     if not decision.vacate:
         return
     deleted = {a.path for a in decision.actions if isinstance(a, Delete)}
     for folder in decision.vacate:
+        if holds_nothing(str(destination / folder)):
+            continue  # nothing to lose: it gives way when the file is renamed into place
         files = [
             os.path.relpath(os.path.join(dirpath, name), destination).replace(os.sep, "/")
-            for dirpath, _dirs, names in os.walk(destination / folder)
-            for name in names
+            for dirpath, dirs, names in os.walk(destination / folder)
+            for name in (*names, *(d for d in dirs if os.path.islink(os.path.join(dirpath, d))))
         ]
         if not files or any(f not in deleted for f in files):
             raise PlanError(

@@ -266,11 +266,32 @@ def test_a_saved_plan_records_wanted_paths_that_are_missing(run_cli: RunCli, pro
     assert inputs["css/site.css"].startswith("file:")
 
 
-def test_folder_where_a_file_must_go_is_a_clear_error(run_cli: RunCli, project: Path) -> None:
+@pytest.mark.parametrize("clear", [False, True])
+def test_an_empty_folder_where_a_file_goes_gives_way(
+    run_cli: RunCli, project: Path, clear: bool
+) -> None:
+    """Folders holding nothing but empty folders have nothing to lose (left behind when
+    the user deleted what was in them, say): they never block an apply."""
+    (project.parent / "out/app.js/deep/deeper").mkdir(parents=True)
+    (project.parent / "out/app.js/other").mkdir()
+    flags = ["--clear"] if clear else []
+    assert {"op": "copy", "path": "app.js"}.items() <= next(
+        a for a in actions(run_cli, project, *flags) if a["path"] == "app.js"
+    ).items()
+    result = run_cli("-f", project, "apply", "--no-input", *flags)
+    assert result.exit_code == 0, result.stderr
+    assert (project.parent / "out/app.js").read_text() == "app"
+    assert actions(run_cli, project, *flags) == []
+
+
+def test_a_folder_holding_a_symlink_where_a_file_goes_is_a_clear_error(
+    run_cli: RunCli, project: Path
+) -> None:
     (project.parent / "out/app.js").mkdir(parents=True)
+    (project.parent / "out/app.js/link").symlink_to(project.parent)
     result = run_cli("-f", project, "apply")
     assert result.exit_code == 1 and "'app.js'" in result.stderr
-    assert list((project.parent / "out").rglob("*")) == [project.parent / "out/app.js"]
+    assert (project.parent / "out/app.js/link").is_symlink()
 
 
 def test_file_where_a_folder_must_go_is_a_clear_error(run_cli: RunCli, project: Path) -> None:
