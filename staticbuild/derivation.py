@@ -133,8 +133,8 @@ class Derivation:
     def kept(self, current: frozenset[str]) -> tuple[set[str], set[str]]:
         """Hashed outputs of the previous ``keep_previous`` manifests (for old pages), and
         those of older manifests (to delete; only with ``keep_previous``, else empty)."""
-        count = self.project.storage.keep_previous
-        if not count:
+        count = self.project.storage.keep_previous if self.hashes_names else 0
+        if not count:  # (no manifest now: nothing of an earlier one is kept)
             return set(), set()
         history = [set(h) for h in self._state().history if set(h) != current]
         kept: set[str] = set().union(*history[:count])
@@ -147,8 +147,7 @@ class Derivation:
         stays."""
         if self.project.post_process or self.project.clear:
             return set()
-        state = self._state()
-        hashed = set(state.history[0]) if state.history else set()
+        hashed: set[str] = set().union(*self._state().history)  # kept manifests' too
         storage = self.project.storage
         if storage.kind == "manifest":
             hashed.add(storage.manifest_name)

@@ -441,6 +441,26 @@ def test_keep_previous_keeps_one_manifest_back(tmp_path: Path, incremental: bool
     assert builder(spec).plan().actions == ()
 
 
+def test_keep_previous_keeps_nothing_once_the_storage_has_no_manifest(tmp_path: Path) -> None:
+    """Switched to the filesystem kind, the destination is what a fresh apply makes: the
+    hashed files of earlier manifests go with the manifest."""
+    spec = graph(tmp_path, keep_previous=1)
+    apply_ok(spec)
+    spec.write_text(spec.read_text().replace('"kind": "manifest"', '"kind": "filesystem"'))
+    assert '"kind": "filesystem"' in spec.read_text()
+    apply_ok(spec)
+    (tmp_path / "src/img/a.png").write_bytes(PNG + b"changed")
+    apply_ok(spec)
+    fresh = write_manifest_spec(
+        case_of(tmp_path),
+        "fresh",
+        {"kind": "filesystem", "compress": ["gzip", "br"], "keep_previous": 1},
+        name="fresh.yaml",
+    )
+    apply_ok(fresh)
+    assert snapshot(tmp_path / "out") == snapshot(tmp_path / "fresh")
+
+
 # -- 6. precompressed siblings, as WhiteNoise writes them ----------------------------------
 
 
