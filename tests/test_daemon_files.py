@@ -117,3 +117,29 @@ def test_the_cli_offers_the_contract_options() -> None:
     global_options, watch_options = cli_options()
     assert CONTRACT_GLOBAL.items() <= global_options.items()
     assert CONTRACT_WATCH.items() <= watch_options.items()
+
+
+def _section(text: str, name: str) -> dict[str, str]:
+    """The ``key=value`` lines of one ``[name]`` section of a unit file."""
+    found: dict[str, str] = {}
+    inside = False
+    for line in text.splitlines():
+        if line.startswith("["):
+            inside = line.strip() == f"[{name}]"
+        elif inside and "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            found[key.strip()] = value.strip()
+    return found
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=lambda p: p.name)
+def test_a_unit_that_keeps_failing_ends_failed_instead_of_looping(unit: Path) -> None:
+    """systemd's default limit (5 starts in 10 s) never trips with RestartSec=3: a spec
+    error would restart forever. The unit's own limit must be reachable."""
+    text = unit.read_text()
+    unit_section, service = _section(text, "Unit"), _section(text, "Service")
+    interval = int(unit_section["StartLimitIntervalSec"])
+    burst = int(unit_section["StartLimitBurst"])
+    assert burst * float(service["RestartSec"]) < interval
+    assert "2" in service["RestartPreventExitStatus"].split()  # a usage error never mends
+    assert "Documentation" not in unit_section  # pip installs no documentation files
