@@ -475,6 +475,8 @@ class Builder:
             mark_unfinished(self.state_dir, pending)
             if self.bucket is not None:  # name the uploads first: a killed apply's are ours
                 self.bucket.save_pending(_pending(plan))
+        if self.incremental and context.derived is not None:
+            self._derivation.attempt(context.derived)
         outcome = self._execute(context, progress)
         state.finished = outcome.error is None
         if outcome.error is None and context.derived is not None:

@@ -44,8 +44,9 @@ class Derivation:
         )
         #: Django's hashed names: the sources' records carry their md5 too
         self.hashes_names = project.post_process and storage.kind == "manifest"
-        #: the derived outputs the last apply wrote
-        self.applied: dict[str, Desired] = {}
+        #: the derived outputs the last apply wrote; None marks one that an apply which did
+        #: not finish was to write (it may be there or not, old or new)
+        self.applied: Mapping[str, Desired | None] = {}
         #: the manifest engine's cache changed: the state's copy must be saved
         self.manifest_changed = False
         self._compressor: CompressCache | None = None
@@ -110,6 +111,17 @@ class Derivation:
             self.work.manifest_hashed = stats.hashed
             self.work.manifest_rewritten = stats.rewritten
         return derived
+
+    def attempt(self, derived: Derived) -> None:
+        """Before an apply of ``derived``: until it finishes, each output it writes may or
+        may not be there, and each it deletes may still be. Both stay in what the next plan
+        of changed paths compares against: a failed apply (a source edited while it ran,
+        which a watcher meets often) keeps what it wrote, and that plan must delete what it
+        wrote and no longer wants, as a full plan would."""
+        applied = self.applied
+        unsure = {p: None for p, want in derived.desired.items() if applied.get(p) != want}
+        if unsure:  # a new dict: ``applied`` may be a Derived's own
+            self.applied = {**applied, **unsure}
 
     def record(self, derived: Derived) -> None:
         """After a finished apply: keep what it wrote, its engine cache, memo and history."""

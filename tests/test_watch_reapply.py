@@ -12,6 +12,7 @@ import msgspec
 import pytest
 
 from staticbuild.api import ApplyResult, Builder, Project, load_project
+from staticbuild.errors import StaticbuildError
 from tests.conftest import make_spec, tree, write
 
 
@@ -118,3 +119,33 @@ def test_a_link_in_the_middle_of_a_chain_removed_or_re_pointed(
     (assets / "f1.css").symlink_to("b.css")
     reapply(builder, assets / "alias", assets / "f1.css")
     same_as_apply("re-pointed")
+
+
+@pytest.mark.parametrize("failures", [1, 2])
+def test_a_re_apply_after_failed_ones_deletes_what_they_left(tmp_path: Path, failures: int) -> None:
+    """A source edited while its re-apply runs fails that apply after it wrote some of the
+    new outputs (here the siblings of a hashed name it could not copy). The re-applies
+    after it delete those, as a one-shot apply would: nothing stale piles up."""
+    lib = write(tmp_path / "site/vendor/lib.js", "v0;\n" * 200)
+    write(tmp_path / "site/vendor/other.js", "o;\n" * 200)
+    project, builder = watching(
+        make_spec(
+            tmp_path / "site",
+            "sources: [vendor]\nhard_links: false\n"
+            "storage: {kind: manifest, compress: [gzip, br]}\n",
+        )
+    )
+    out = tmp_path / "site/out"
+    for n in range(1, failures + 1):
+        write(lib, f"v{n};\n" * 200)
+        plan = builder.plan(changed=frozenset({lib}))
+        write(lib, f"v{n} edited while it is applied;\n" * 200)
+        with pytest.raises(StaticbuildError, match="changed during apply"):
+            builder.apply(plan)
+    left = {p for p in tree(out) if p.startswith("lib.") and p.count(".") == 3}
+    assert left  # siblings of hashed names that the failed applies made
+    write(lib, "settled;\n" * 200)
+    reapply(builder, lib)
+    assert not left & tree(out).keys()
+    assert tree(out) == fresh_apply(project, tmp_path / "fresh")
+    assert Builder(project).plan().actions == ()
