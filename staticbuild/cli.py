@@ -329,10 +329,14 @@ def apply(
         _echo(result.summary())
 
 
-def _confirm(plan: Any, no_input: bool) -> None:
+def _confirm(plan: Any, no_input: bool, command: str = "apply") -> bool:
+    """On a terminal, ask before ``plan`` deletes or overwrites files staticbuild did not
+    write (collectstatic's question); True if asked and answered yes, Cancelled on no."""
+    from staticbuild.errors import Cancelled
+
     foreign = plan.foreign()
     if not foreign or no_input or not sys.stdin.isatty():
-        return
+        return False
     click.echo(
         f"This will delete or overwrite {len(foreign)} file(s) that staticbuild did "
         "not write, e.g.:",
@@ -341,7 +345,8 @@ def _confirm(plan: Any, no_input: bool) -> None:
     for action in foreign[:5]:
         click.echo(f"  {action.path}", err=True)
     if not click.confirm("Are you sure you want to do this?", err=True):
-        raise StaticbuildError("apply cancelled; nothing was changed")
+        raise Cancelled(f"{command} cancelled; nothing was changed")
+    return True
 
 
 def _run_with_progress(builder: Any, plan: Any, verbosity: int) -> Any:
@@ -408,9 +413,20 @@ def _check_addr(ctx: click.Context, param: click.Parameter, value: str) -> str:
     callback=_check_addr,
     help="Where to serve (with --serve).",
 )
+@click.option(
+    "--no-input",
+    "--noinput",
+    "no_input",
+    is_flag=True,
+    help="Never ask before the first apply deletes or overwrites files.",
+)
 @click.pass_context
-def watch(ctx: click.Context, serve: bool, insecure: bool, addr: str) -> None:
-    """Apply, then re-apply on every change (and serve, with --serve)."""
+def watch(ctx: click.Context, serve: bool, insecure: bool, addr: str, no_input: bool) -> None:
+    """Apply, then re-apply on every change (and serve, with --serve).
+
+    On a terminal the first apply asks, as apply does, before it deletes or overwrites
+    files staticbuild did not write; later re-applies warn and go ahead.
+    """
     from staticbuild.api import Builder, Overrides, load_project
     from staticbuild.watch import run_watch
 
@@ -428,6 +444,7 @@ def watch(ctx: click.Context, serve: bool, insecure: bool, addr: str) -> None:
         verbosity=ctx.obj["verbosity"],
         echo=functools.partial(click.echo),
         err_echo=functools.partial(click.echo, err=True),
+        confirm=functools.partial(_confirm, no_input=no_input, command="watch"),
     )
     ctx.exit(code)
 

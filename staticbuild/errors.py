@@ -13,6 +13,7 @@ that turns one into an exit status (``exit_code``) and a one-line message on std
     ├── ApplyError            writing the destination failed part-way (disk full, permission, a
     │                         source vanished); what was finished is recorded, nothing is torn
     ├── LockedError           another staticbuild process is applying the project (apply, watch)
+    ├── Cancelled             the user answered no to overwriting files staticbuild did not write
     ├── PostProcessError      a hashed-name or compression step failed (missing reference, cycle)
     ├── StorageError          the object storage refused or could not be reached
     └── ServeError            the dev server cannot start (not allowed, address in use)
@@ -62,6 +63,11 @@ class ApplyError(StaticbuildError):
 
 class LockedError(StaticbuildError):
     """Another process holds the project's lock; nothing was changed."""
+
+
+class Cancelled(StaticbuildError):
+    """Asked on a terminal, the user would not let files staticbuild did not write be
+    deleted or overwritten; nothing was changed."""
 
 
 class PostProcessError(StaticbuildError):

@@ -30,7 +30,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
-from staticbuild.errors import SpecError, StaticbuildError
+from staticbuild.actions import Delete
+from staticbuild.errors import Cancelled, SpecError, StaticbuildError
 from staticbuild.lock import project_lock
 from staticbuild.watch_batch import DEBOUNCE, ChangeBatcher, ChangeSet
 from staticbuild.watch_observer import RootWatcher
@@ -74,6 +75,9 @@ class BuilderLike(Protocol):
 
 
 Echo = Callable[[str], None]
+#: Before the first apply: may its plan delete or overwrite files staticbuild did not
+#: write? True if it asked and was told yes, False if it did not ask; Cancelled on "no".
+Confirm = Callable[[Any], bool]
 
 
 def _stderr(message: str) -> None:
@@ -173,14 +177,36 @@ class _Session:
         under the link's)."""
         return self.builder is not None and self.builder.reaches(path)
 
-    def full_apply(self) -> bool:
-        """Build a fresh builder, plan everything and apply; print the summary line."""
+    def _warn_foreign(self, plan: Any) -> None:
+        """Name the files someone else put where this apply writes (or, with ``clear``,
+        that it deletes). A daemon has no one to ask; it goes ahead as ``apply
+        --no-input`` does, since a path the spec collects to holds what the sources say,
+        but never silently."""
+        foreign = plan.foreign()
+        if not foreign or self.verbosity < 1:
+            return
+        deleted = [a.path for a in foreign if isinstance(a, Delete)]
+        replaced = [a.path for a in foreign if not isinstance(a, Delete)]
+        for verb, paths in (("overwriting", replaced), ("deleting", deleted)):
+            if paths:
+                files = "1 file" if len(paths) == 1 else f"{len(paths)} files"
+                self.err_echo(
+                    f"Warning: {verb} {files} that staticbuild did not write: {_names(paths)}"
+                )
+
+    def full_apply(self, confirm: Confirm | None = None) -> bool:
+        """Build a fresh builder, plan everything and apply; print the summary line.
+        ``confirm`` (the first apply's) may ask about foreign files, or cancel."""
         self._shown = set()
         try:
             self.builder = self.builder_factory(self.project)
             plan = self.builder.plan()
             self._warn([*self.project.warnings, *self.builder.warnings])
+            if confirm is None or not confirm(plan):
+                self._warn_foreign(plan)
             result = self.builder.apply(plan)
+        except Cancelled:
+            raise
         except StaticbuildError as exc:
             self.err_echo(f"Error: {exc}\nStill watching; the last good output is kept.")
             self.needs_full = True
@@ -200,6 +226,7 @@ class _Session:
         try:
             plan = self.builder.plan(changed=paths)
             self._warn(self.builder.warnings)
+            self._warn_foreign(plan)
             result = self.builder.apply(plan)
         except StaticbuildError as exc:
             self.retry = paths
@@ -258,6 +285,7 @@ def run_watch(
     err_echo: Echo | None = None,
     stop_event: threading.Event | None = None,
     debounce: float = DEBOUNCE,
+    confirm: Confirm | None = None,
 ) -> int:
     """Apply, then watch and re-apply until SIGINT/SIGTERM or ``stop_event``; return 0.
 
@@ -265,9 +293,13 @@ def run_watch(
     every spec edit; ``builder_factory(project)`` returns a ``Builder``. Raises
     StaticbuildError only before the first apply (an invalid spec; another process holding
     the project's lock; ``--serve`` refused: no ``debug``/``--insecure``, an ``s3://``
-    destination, a bad or busy address) or when a root cannot be watched (SourceError:
-    inotify's watch limit). ``echo`` gets normal output, ``err_echo`` errors (default:
-    stderr).
+    destination, a bad or busy address; Cancelled: ``confirm`` was answered no) or when a
+    root cannot be watched (SourceError: inotify's watch limit). ``echo`` gets normal
+    output, ``err_echo`` errors (default: stderr).
+
+    ``confirm`` sees the first apply's plan, as ``apply`` asks on a terminal before it
+    deletes or overwrites files staticbuild did not write. Later applies ask no one: they
+    print a warning naming such files and go ahead (see ``_Session._warn_foreign``).
     """
     err_echo = err_echo or _stderr
     stop = stop_event or threading.Event()
@@ -289,7 +321,7 @@ def run_watch(
         stack.enter_context(signals.installed())
         try:
             with signals.interruptible_section():
-                session.full_apply()
+                session.full_apply(confirm)
             watcher = stack.enter_context(RootWatcher(events.put))
             watcher.watch(project.watch_roots, Path(os.fspath(project.spec_path)))
             batcher = ChangeBatcher(

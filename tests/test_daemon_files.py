@@ -91,6 +91,8 @@ def test_exec_start_uses_real_cli_options(unit: Path) -> None:
     watch_seen = check_options(after, watch_options)
     assert {"-f", "--file"} & set(globals_seen), "the spec must be given with -f/--file"
     assert "--serve" in watch_seen
+    # A service has no terminal; it says so rather than rely on watch noticing.
+    assert {"--no-input", "--noinput"} & set(watch_seen)
     verbosity = globals_seen.get("-v") or globals_seen.get("--verbosity")
     assert verbosity in (None, "0", "1", "2", "3")
     addr = watch_seen.get("--addr")

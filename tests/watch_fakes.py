@@ -72,6 +72,10 @@ class FakeAction:
 class FakePlan:
     actions: tuple[FakeAction, ...]
 
+    def foreign(self) -> tuple[FakeAction, ...]:
+        """The fake never tells its files from anyone else's."""
+        return ()
+
 
 @dataclass
 class FakeResult:
