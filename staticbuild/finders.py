@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import posixpath
 import re
 import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -363,9 +364,11 @@ def find_all(roots: Sequence[Root], ignore: IgnoreMatcher, path: str) -> Iterato
     normal = path.replace(os.sep, "/")
     if normal.startswith("/"):
         return  # an absolute path is never found
-    # Django's safe_join drops "./" and doubled slashes; any ".." is still refused below.
-    normal = "/".join(part for part in normal.split("/") if part not in ("", "."))
-    if not is_safe_relpath(normal):
+    # findstatic joins with safe_join, which normalises ("./", "//", a ".." that stays
+    # inside) and refuses only what leaves. Normalised here, before a prefix is matched:
+    # "vendor/../robots.txt" is "robots.txt", never a file beside the vendor root.
+    normal = posixpath.normpath(normal)
+    if normal == ".." or normal.startswith("../") or not is_safe_relpath(normal):
         return
     for root in roots:
         rel = source_rel(root, normal)

@@ -16,7 +16,12 @@ from hypothesis import strategies as st
 
 from staticbuild.api import Builder, load_project
 from staticbuild.finders import IgnoreMatcher
-from staticbuild.server import resolve_request_path, split_request_path, start_server
+from staticbuild.server import (
+    normal_request_path,
+    resolve_request_path,
+    split_request_path,
+    start_server,
+)
 from staticbuild.server.runner import DevServer
 from tests.conftest import make_spec
 from tests.server_fixtures import fetch, no_leaked_threads, write
@@ -102,6 +107,32 @@ def test_guard_refuses(layout: dict[str, Path], name: str) -> None:
     assert resolve_request_path(layout["dest"], name, [layout["assets"]]) is None
 
 
+@pytest.mark.parametrize(
+    ("name", "normal"),
+    [
+        ("css/base.css", "css/base.css"),
+        ("./css/base.css", "css/base.css"),
+        ("css/./base.css", "css/base.css"),
+        ("css//base.css", "css/base.css"),
+        ("css/../css/base.css", "css/base.css"),
+        ("/etc/passwd", "etc/passwd"),  # below the destination, as Django's serve reads it
+        ("//etc/passwd", "etc/passwd"),
+        ("css/base.css/", "css/base.css"),
+        ("..\\secret.txt", "..\\secret.txt"),  # a name to posix; the guard refuses it
+        ("css/base.css\x00.png", "css/base.css\x00.png"),
+        ("../secret.txt", None),
+        ("css/../../secret.txt", None),
+        ("css/../../dest/css/base.css", None),  # leaves, then comes back: still refused
+        ("..", None),
+        (".", None),
+        ("", None),
+        ("css/..", None),
+    ],
+)
+def test_request_paths_are_normalised_as_django_serve_does(name: str, normal: str | None) -> None:
+    assert normal_request_path(name) == normal
+
+
 @pytest.mark.parametrize("name", ["escape.txt", "escdir/key.pem", "abs.txt"])
 def test_guard_refuses_symlinks_out_of_the_allowed_roots(
     layout: dict[str, Path], name: str
@@ -151,6 +182,9 @@ def test_guard_never_leaves_the_roots(tmp_path_factory: pytest.TempPathFactory, 
     dest.mkdir(exist_ok=True)
     resolved = resolve_request_path(dest, name)
     assert resolved is None or resolved.is_relative_to(dest.resolve())
+    normal = normal_request_path(name)  # what the app resolves
+    resolved = None if normal is None else resolve_request_path(dest, normal)
+    assert resolved is None or resolved.is_relative_to(dest.resolve())
 
 
 TARGETS = [
@@ -193,6 +227,12 @@ TARGETS = [
     "/static/" + "x" * 300 + ".css",
     "/secret.txt",
     "/static/../static/../secret.txt",
+    "/static/linkdir/../escape.txt",
+    "/static/css/./../../secret.txt",
+    "/static/css//..//..//secret.txt",
+    "/static/css/%2e%2e/%2e%2e/secret.txt",
+    "/static/css/%2e%2e%2f%2e%2e%2fsecret.txt",
+    "/static/./escdir/./key.pem",
     "http://127.0.0.1/secret.txt",
     "http://127.0.0.1/static/../secret.txt",
 ]
@@ -213,6 +253,11 @@ def test_traversal_over_http_is_404(server: DevServer, target: str, method: str)
         ("/static/css/base.css", b"base"),
         ("/static/linked.css", b"site"),
         ("/static/linkdir/site.css", b"site"),
+        ("/static/./linked.css", b"site"),
+        ("/static/linkdir//site.css", b"site"),
+        # Lexical, as Django's normpath is: "escdir/.." is the destination, not private/'s
+        # parent, whatever escdir links to.
+        ("/static/escdir/../css/base.css", b"base"),
     ],
 )
 def test_allowed_paths_over_http(server: DevServer, target: str, body: bytes) -> None:

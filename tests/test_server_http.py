@@ -164,13 +164,69 @@ def test_other_methods_get_405(site: Site) -> None:
         "/static/missing.css",
         "/other/css/base.css",
         "/",
-        "/static/css/base.css/",
+        "/static/css/./",
+        "/static/css/../js",
+        "/static/css/..",
+        "/static/css/../missing.css",
     ],
 )
 def test_folders_and_missing_files_are_404(site: Site, target: str) -> None:
     reply = site.get(target)
     assert reply.status == 404
     assert reply.header("Content-Length") == str(len(reply.body))
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/static/css/./base.css",
+        "/static/css//base.css",
+        "/static/./css/base.css",
+        "/static//css/base.css",
+        "/static/css/../css/base.css",
+        "/static/js/../css/./base.css",
+        "/static/css/%2e/base.css",  # decoded by the server first, as Django's runserver does
+        "/static/css/%2e%2e/css/base.css",  # stays inside: no traversal
+        "/static/css%2fbase.css",
+        "/static/css/base.css/",  # normpath drops it, as in Django's serve
+    ],
+)
+def test_dot_segments_and_doubled_slashes_are_served_as_django_serves_them(
+    site: Site, target: str
+) -> None:
+    """Django's ``serve`` reads ``posixpath.normpath(path).lstrip('/')`` and serves that
+    name directly (no redirect); so do we, headers and all."""
+    for method in ("GET", "HEAD"):
+        reply = site.get(target, method)
+        assert reply.status == 200, (method, reply.status)
+        assert reply.body == (CSS if method == "GET" else b"")
+        assert reply.header("Content-Type") == "text/css; charset=utf-8"
+        assert reply.header("Cache-Control") == "no-cache"
+    assert site.get(target, "POST").status == 405
+
+
+def test_a_normalised_name_keeps_its_hashed_and_precompressed_answers(site: Site) -> None:
+    """What follows from the name (immutable caching, the .br/.gz siblings) follows from
+    the normal name, not from the one as written."""
+    hashed = site.get("/static/css/./base.0123456789ab.css")
+    assert hashed.header("Cache-Control") == "public, max-age=31536000, immutable"
+    reply = site.get("/static/js//app.js", accept_encoding="br")
+    assert reply.status == 200
+    assert reply.header("Content-Encoding") == "br"
+    assert brotli.decompress(reply.body) == JS
+    assert reply.header("Vary") == "Accept-Encoding"
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/static/../build/static/css/base.css", "/static/css/../../static/css/base.css"],
+)
+def test_a_path_that_leaves_the_destination_is_404_even_if_it_comes_back(
+    site: Site, target: str
+) -> None:
+    """Normalised, these still start with "..": Django's safe_join refuses them, and so
+    do we, whatever they would come back to."""
+    assert site.get(target).status == 404
 
 
 # --- validators and 304 ----------------------------------------------------------------

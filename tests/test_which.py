@@ -46,6 +46,10 @@ def test_all_locations_and_first(run_cli: RunCli, spec: Path) -> None:
         ("css//x.css", "a/css/x.css"),
         ("css/./x.css", "a/css/x.css"),
         ("./vendor//lib.js", "v/lib.js"),
+        ("css/../css/x.css", "a/css/x.css"),
+        ("css/x.css/", "a/css/x.css"),
+        ("vendor/../vendor/lib.js", "v/lib.js"),
+        ("vendor/../css/x.css", "a/css/x.css"),  # destination css/x.css, from a/
     ],
 )
 def test_dot_segments_and_doubled_slashes_are_normalised(
@@ -67,7 +71,11 @@ def test_dot_segments_and_doubled_slashes_are_normalised(
         "../secret.txt",
         "/etc/passwd",
         "css/../../secret.txt",
-        "vendor/../secret.txt",
+        "vendor/../secret.txt",  # secret.txt is beside the vendor root v/, outside
+        "vendor/../../secret.txt",
+        "css/../../a/css/x.css",  # leaves, then comes back: refused, as safe_join does
+        "css/..",
+        ".",
         "nope.css",
     ],
 )
@@ -76,6 +84,25 @@ def test_not_found(run_cli: RunCli, spec: Path, path: str) -> None:
     assert result.exit_code == 1
     assert f"No matching file found for '{path}'." in result.stderr
     assert "Found 'css/x.css'" in result.stdout
+
+
+def test_a_prefixed_path_is_normalised_before_its_prefix_is_matched(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """``vendor/../robots.txt`` is the destination path ``robots.txt``: found where apply
+    collects it from, never as the file beside the vendor root that joining it to that
+    root would reach."""
+    write(tmp_path / "robots.txt", "outside every root")
+    write(tmp_path / "v/lib.js", "v")
+    write(tmp_path / "a/robots.txt", "collected")
+    spec = make_spec(tmp_path, "sources: [{path: v, prefix: vendor}, a]\n")
+    result = run_cli("-f", spec, "-v", "0", "which", "vendor/../robots.txt")
+    assert result.exit_code == 0
+    assert result.stdout == f"{tmp_path / 'a/robots.txt'}\n"
+    (tmp_path / "a/robots.txt").unlink()
+    result = run_cli("-f", spec, "which", "vendor/../robots.txt")
+    assert result.exit_code == 1
+    assert result.stdout == ""
 
 
 def test_packages_are_located_without_running_their_code(

@@ -6,7 +6,11 @@ callable other projects can mount) and :mod:`.runner` (waitress lifecycle).
 """
 
 from staticbuild.server.app import StaticFilesApp, WSGIApplication, make_app, url_prefix
-from staticbuild.server.guard import resolve_request_path, split_request_path
+from staticbuild.server.guard import (
+    normal_request_path,
+    resolve_request_path,
+    split_request_path,
+)
 from staticbuild.server.runner import (
     DEFAULT_ADDR,
     DevServer,
@@ -22,6 +26,7 @@ __all__ = [
     "WSGIApplication",
     "check_serving_allowed",
     "make_app",
+    "normal_request_path",
     "parse_addr",
     "resolve_request_path",
     "split_request_path",

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from staticbuild.finders import IgnoreMatcher
 from staticbuild.project import DEFAULT_IGNORE_PATTERNS
-from staticbuild.server.guard import DEFAULT_IGNORE, resolve_request_path
+from staticbuild.server.guard import DEFAULT_IGNORE, normal_request_path, resolve_request_path
 from staticbuild.server.hashed import ManifestNames
 from staticbuild.server.responder import Response, not_found, respond, text_response
 
@@ -139,7 +139,13 @@ class StaticFilesApp:
         return response.body
 
 
-def _serve(config: ServeConfig, name: str, environ: WSGIEnvironment) -> Response:
+def _serve(config: ServeConfig, path: str, environ: WSGIEnvironment) -> Response:
+    method = environ.get("REQUEST_METHOD", "GET")
+    # Served under its normal name, as Django's serve does (no redirect): the hashed-name
+    # check, the siblings and the Content-Type all go by it.
+    name = normal_request_path(path)
+    if name is None:  # it leaves the destination: nothing resolves (a 404, or a 405)
+        return respond(method, path, environ, _nothing)
     resolve = partial(
         resolve_request_path,
         config.destination,
@@ -147,8 +153,11 @@ def _serve(config: ServeConfig, name: str, environ: WSGIEnvironment) -> Response
         ignore=config.ignore,
     )
     immutable = config.hashed is not None and config.hashed.is_hashed(name)
-    method = environ.get("REQUEST_METHOD", "GET")
     return respond(method, name, environ, resolve, immutable=immutable)
+
+
+def _nothing(name: str) -> None:
+    return None
 
 
 def _wsgi_text(value: str) -> str | None:

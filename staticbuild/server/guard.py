@@ -1,12 +1,16 @@
 """The one guarded path resolution of the development server.
 
-Every request path goes through :func:`resolve_request_path` before anything touches the
-file system. It refuses (returns ``None``) rather than repairs: a URL that needs
-normalising is not a URL ``apply`` produced, so it gets a 404 and never a file. The
-checks follow the classic traversal list (OWASP "Path Traversal"; CVE-2021-41773 for the
-``%2e`` form, Django ticket #29326 for backslashes) and then confirm the result with
-``realpath``, so symlinks count too: a file may resolve into the destination or into one
-of the allowed roots (the source roots that ``--link`` symlinks point into), nowhere else.
+A request path is first normalised as Django's ``django.views.static.serve`` does it
+(:func:`normal_request_path`: ``posixpath.normpath``, leading slashes stripped), so
+``css/./site.css``, ``css//site.css`` and ``css/../css/site.css`` serve ``css/site.css``
+directly, with no redirect; one that would then still leave the destination (``..``
+first) is refused. The normal name then goes through :func:`resolve_request_path` before
+anything touches the file system, which refuses (returns ``None``) rather than repairs
+anything not in that normal form. Its checks follow the classic traversal list (OWASP
+"Path Traversal"; CVE-2021-41773 for the ``%2e`` form, Django ticket #29326 for
+backslashes) and then confirm the result with ``realpath``, so symlinks count too: a
+file may resolve into the destination or into one of the allowed roots (the source roots
+that ``--link`` symlinks point into), nowhere else.
 Inside an allowed root only what ``apply`` would collect is reachable: a hand-made link to
 ``assets/.env`` or to an ignored ``theme.scss`` is a 404, as ``which`` would not find it.
 That is judged by the link's target as written, which is how apply names the file it
@@ -17,6 +21,7 @@ links (``out/pub/x.css -> src/pub/x.css``, with ``src/pub -> .hidden``): the res
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Sequence
 from pathlib import Path, PureWindowsPath
 
@@ -31,11 +36,27 @@ MAX_SEGMENT_BYTES = 255
 DEFAULT_IGNORE = IgnoreMatcher(DEFAULT_IGNORE_PATTERNS)
 
 
+def normal_request_path(url_path: str) -> str | None:
+    """The decoded URL path (below the prefix) as Django's static ``serve`` reads it:
+    ``posixpath.normpath``, then leading slashes stripped (``//x`` is ``x`` below the
+    destination, never the absolute ``/x``); ``None`` if that still leaves the
+    destination (``..`` first) or names the destination itself. Encoded dots and slashes
+    (``%2e%2e``, ``%2f``) were decoded by the server already: they count as what they
+    decode to, so a traversal spelled with them is refused like a literal one. Everything
+    else (NUL, backslashes, drives, length) is left to :func:`split_request_path`."""
+    normal = posixpath.normpath(url_path).lstrip("/")
+    if normal in ("", ".", "..") or normal.startswith("../"):
+        return None
+    return normal
+
+
 def split_request_path(url_path: str) -> tuple[str, ...] | None:
     """Split a decoded URL path (below the prefix) into safe segments, or ``None``.
 
     Refused: empty paths, NUL and other control characters, backslashes, absolute paths
-    (a leading ``/`` or a drive), empty, ``.`` and ``..`` segments, and over-long paths.
+    (a leading ``/`` or a drive), empty, ``.`` and ``..`` segments (the app has
+    normalised them away with :func:`normal_request_path`: what is left is refused), and
+    over-long paths.
     The server has already percent-decoded once; decoding again would turn ``%252e`` into
     ``.`` (double-decoding bugs), so a literal ``%`` stays part of a name.
     """
