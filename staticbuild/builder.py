@@ -334,7 +334,6 @@ class Builder:
             scope |= {d for d in previous if d not in now}
         kept, expired = self._derivation.kept(derived.hashed)
         keep = {k for k in kept if k not in desired}
-        keep |= self._derivation.left_as_is(records, desired)
         if not full:
             # A manifest that just fell out of keep_previous was never in the last applied
             # outputs (kept files are not desired), so only the history names its files.
@@ -343,6 +342,7 @@ class Builder:
         # What an interrupted apply was about to write: its files, recorded or not.
         pending = read_pending(self.state_dir) if full and not self.state.finished else frozenset()
         scope |= pending.difference(unchanged)  # those are settled: their records vouch
+        keep |= self._derivation.left_as_is(scope, records, desired)
         foreign: list[str] = []
         leftovers: list[str] = []
         if full and (self.project.clear or not self.state.finished):

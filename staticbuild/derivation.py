@@ -9,7 +9,7 @@ The engines themselves load only when something is derived.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -152,23 +152,27 @@ class Derivation:
         kept: set[str] = set().union(*history[:count])
         return kept, set().union(*history[count:]) - kept
 
-    def left_as_is(self, records: Mapping[str, object], desired: Mapping[str, Desired]) -> set[str]:
-        """With post-processing off (and no ``clear``), what the last post-processing wrote
-        stays as it is, as with ``collectstatic --no-post-process``: the manifest and its
-        hashed files still serve the pages that name them. Siblings stay with a file that
-        stays."""
+    def left_as_is(
+        self,
+        scope: Collection[str],
+        records: Mapping[str, object],
+        desired: Mapping[str, Desired],
+    ) -> set[str]:
+        """Of the recorded outputs in ``scope``: with post-processing off (and no ``clear``),
+        what the last post-processing wrote stays as it is, as with ``collectstatic
+        --no-post-process``: the manifest and its hashed files still serve the pages that
+        name them. Siblings stay with a file that stays."""
         if self.project.post_process or self.project.clear:
             return set()
         hashed: set[str] = set().union(*self._state().history)  # kept manifests' too
         storage = self.project.storage
         if storage.kind == "manifest":
             hashed.add(storage.manifest_name)
-        left = {p for p in hashed if p in records and p not in desired}
-        for path in records:
-            if path.endswith((".gz", ".br")) and path not in desired:
-                base = path[:-3]
-                if base in desired or base in left:
-                    left.add(path)
+        stale = [p for p in scope if p in records and p not in desired]
+        left = {p for p in stale if p in hashed}
+        for path in stale:
+            if path.endswith((".gz", ".br")) and (path[:-3] in desired or path[:-3] in hashed):
+                left.add(path)
         return left
 
     def compress_cache(self) -> CompressCache | None:
