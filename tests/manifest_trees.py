@@ -287,7 +287,28 @@ MODULE_CHAINS_LENIENT = Case(
     warnings=1,
 )
 
+# The scan marks where a hash goes with twelve zeros; a text that holds twelve zeros of its
+# own (a 1e12 constant; a name spelled with %30) must not be taken for what it wrote.
+ZEROS = Case(
+    "twelve-zeros",
+    {
+        **LIB,
+        "js/app.js": (
+            "import './lib/side.js'\nexport { x } from './lib/x.js'\n"
+            "export const T = 1000000000000;\n"
+        ),
+        "img/spacer000000000000.gif": b"GIF89a",
+        "css/s.css": ".a{background:url(../img/spacer000000%3000000.gif)}\n",
+    },
+    js_module_imports=True,
+    agrees_52=False,
+    expect=(
+        b'export { x } from "./lib/x.71a658c7b5c3.71a658c7b5c3.js"',
+        b"img/spacer000000000000.",
+    ),
+)
+
 CASES = [
     *(RULES, COMMENTS, JS_MODULES, CDN, RELATIVE_URL, QUOTES, LENIENT, PREHASHED, DEEP),
-    *(FOLDERS, MALFORMED, MODULE_CHAINS, MODULE_CHAINS_LENIENT),
+    *(FOLDERS, MALFORMED, MODULE_CHAINS, MODULE_CHAINS_LENIENT, ZEROS),
 ]

@@ -216,12 +216,15 @@ class _Run:
         """
         found: list[Lookup] = []
         text = self.text(name)
-        literal = PLACEHOLDER in text  # then no placeholder can be told from the text
+        # A name holding the placeholder was written by an earlier pattern, if the text (as
+        # the names in it decode) and the file's own name cannot hold it: else another.
+        placeholder = refs.placeholder_for(name, text)
 
         def record(arg: str, line: int, error: str) -> str | None:
             if error:
                 target = refs.Target("invalid", error)
-            elif PLACEHOLDER in arg and not literal:
+            elif placeholder in arg:
+                arg = arg.replace(placeholder, PLACEHOLDER)  # the cache's own form
                 target = refs.classify_rewritten(arg, self.index)
             else:
                 target = refs.classify(arg, self.index)
@@ -229,10 +232,10 @@ class _Run:
             if target.kind in ("missing", "invalid") or target == ("hashed", ""):
                 return None
             if target.kind == "final":
-                return refs.saved_name(target.key, PLACEHOLDER)
+                return refs.saved_name(target.key, placeholder)
             if target.kind == "hashed":  # as if found: Django's x.<h>.<h>.js
-                return refs.stored_name(arg, refs.Target("orig", target.key), PLACEHOLDER)
-            return refs.stored_name(arg, target, PLACEHOLDER)
+                return refs.stored_name(arg, refs.Target("orig", target.key), placeholder)
+            return refs.stored_name(arg, target, placeholder)
 
         self.parses += 1
         changed = self._rewrite(name, text, record) != text

@@ -225,6 +225,22 @@ def classify(arg: str, index: NameIndex) -> Target:
 
 #: What the scan writes where a hash goes: the text keeps its shape whatever the hashes.
 PLACEHOLDER = "0" * 12
+#: What it writes instead in a text that names something with PLACEHOLDER in it.
+_OTHER_PLACEHOLDERS = tuple(c * 12 for c in "fedcba987654321")
+
+
+def placeholder_for(name: str, text: str) -> str:
+    """A placeholder no name looked up from ``text`` (a file named ``name``) can hold
+    unless an earlier pattern wrote it: not in the text, nor in it percent-decoded, nor
+    in the file's own folder (names are joined to it)."""
+    texts = [text]
+    if "%" in text:  # a name is decoded twice on its way to a lookup (as Django does)
+        texts.append(unquote(text))
+        texts.append(unquote(texts[-1]))
+    for candidate in (PLACEHOLDER, *_OTHER_PLACEHOLDERS):
+        if candidate not in name and not any(candidate in t for t in texts):
+            return candidate
+    return PLACEHOLDER  # every one is in the text: names that hold it count as written
 
 
 def classify_rewritten(arg: str, index: NameIndex) -> Target:
