@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from staticbuild.cli import cli
+from tests.django_reference import django61_python
+from tests.manifest_apply_helpers import DjangoCollect
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,6 +27,26 @@ def run_cli() -> RunCli:
         return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def dj61() -> Path:
+    """Django 6.1.3's interpreter; builds .venv-django61 if needed (never skips)."""
+    return django61_python()
+
+
+@pytest.fixture
+def start_django() -> Iterator[Callable[..., DjangoCollect]]:
+    """Start Django runs (see :class:`DjangoCollect`); any left running is stopped after."""
+    started: list[DjangoCollect] = []
+
+    def start(*args: Any, **kwargs: Any) -> DjangoCollect:
+        started.append(DjangoCollect(*args, **kwargs))
+        return started[-1]
+
+    yield start
+    for run in started:
+        run.close()
 
 
 @pytest.fixture

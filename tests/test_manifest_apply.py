@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,6 @@ from tests.collectstatic_reference import (
     staticbuild,
 )
 from tests.conftest import RunCli, make_spec, small_site, write
-from tests.django_reference import django61_python
 from tests.manifest_apply_helpers import (
     WHITENOISE_MANIFEST,
     WHITENOISE_PLAIN,
@@ -48,26 +47,6 @@ from tests.manifest_trees import COMMENTS, PNG, RULES, write_tree
 ROOT = Path(__file__).resolve().parent.parent
 DJ52 = Path(sys.executable)
 MANIFEST = {"kind": "manifest"}
-
-
-@pytest.fixture(scope="session")
-def dj61() -> Path:
-    """Django 6.1.3's interpreter; builds .venv-django61 if needed (never skips)."""
-    return django61_python()
-
-
-@pytest.fixture
-def start_django() -> Iterator[Callable[..., DjangoCollect]]:
-    """Start Django runs (see :class:`DjangoCollect`); any left running is stopped after."""
-    started: list[DjangoCollect] = []
-
-    def start(*args: Any, **kwargs: Any) -> DjangoCollect:
-        started.append(DjangoCollect(*args, **kwargs))
-        return started[-1]
-
-    yield start
-    for run in started:
-        run.close()
 
 
 def apply_ok(spec: Path, *args: str) -> Result:

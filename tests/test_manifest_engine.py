@@ -19,15 +19,9 @@ import pytest
 
 from staticbuild.errors import PostProcessError
 from staticbuild.storage.manifest_cache import ManifestOptions
-from tests.django_reference import DjangoRun, collectstatic, django61_python
+from tests.django_reference import DjangoRun, collectstatic
 from tests.manifest_reference import destination, run_engine
 from tests.manifest_trees import CASES, MODULE_CHAINS_LENIENT, PREHASHED, Case, write_tree
-
-
-@pytest.fixture(scope="session")
-def dj61() -> Path:
-    """Django 6.1.3's interpreter; builds .venv-django61 if needed (never skips)."""
-    return django61_python()
 
 
 def both(dj61: Path, tree: Path, **kw: Any) -> tuple[DjangoRun, DjangoRun]:
