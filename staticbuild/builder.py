@@ -26,7 +26,7 @@ from staticbuild.actions import Compress, Delete, Plan, Update, Write
 from staticbuild.collect import collect_originals, hash_compared
 from staticbuild.derivation import Derivation
 from staticbuild.errors import PlanError, StalePlanError, StaticbuildError
-from staticbuild.finders import IgnoreMatcher
+from staticbuild.finders import IgnoreMatcher, shadowed
 from staticbuild.gc_paused import gc_paused
 from staticbuild.lock import project_lock
 from staticbuild.observe import (
@@ -93,6 +93,8 @@ class _Context:
     proved: Settled | None = None
     #: how many outputs the plan wants (``desired`` may be let go of before the end)
     wanted: int = 0
+    #: found files that lost to an earlier one with the same destination path
+    skipped: int = 0
 
 
 class Builder:
@@ -192,6 +194,15 @@ class Builder:
         with Background(look, bytes, fork=fork) as still:
             return self._plan(full, changed, still, with_inputs, settled)
 
+    def conflicts(self) -> list[str]:
+        """The destination path of each found file that an earlier one with the same path
+        shadows (collectstatic's "skipped due to conflict"), in search order, as the plan
+        waiting to be applied found them; empty when no plan is waiting."""
+        context = self._context
+        if context is None:
+            return []
+        return shadowed(context.infos.by_root, self.project.roots)
+
     def reaches(self, path: Path) -> bool:
         """Whether a symlink the last plan followed leads to ``path`` or through it (see
         :meth:`Snapshot.reaches`); False before a plan."""
@@ -277,6 +288,8 @@ class Builder:
             derived,
             key_now,
             wanted=len(desired),
+            # every file found, less the destination paths they give: the losers
+            skipped=len(snapshot.infos) - len(self._originals),
         )
         return plan
 
@@ -297,7 +310,9 @@ class Builder:
         plan = msgspec.structs.replace(
             self._make_plan(no_actions, collected=settled.collected), unmodified=settled.desired
         )
-        self._context = _Context(plan, no_actions, {}, {}, snapshot.infos, proved=settled)
+        self._context = _Context(
+            plan, no_actions, {}, {}, snapshot.infos, proved=settled, skipped=settled.skipped
+        )
         self._snapshot = None  # nothing collected: a later plan starts from a full one
         return plan
 
@@ -438,7 +453,10 @@ class Builder:
         assert context is not None and context.plan is plan
         if context.proved is not None:
             self._context = None
-            return ApplyResult(self._where, self.project.link, unmodified=context.proved.originals)
+            proved = context.proved
+            return ApplyResult(
+                self._where, self.project.link, unmodified=proved.originals, skipped=proved.skipped
+            )
         with project_lock(self.state_dir, "apply"):
             self._check_record_unchanged()
             return self._apply_locked(plan, context, progress)
@@ -510,6 +528,7 @@ class Builder:
             outcome.written,
             outcome.deleted,
             originals,
+            context.skipped,
         )
 
     def _execute(self, context: _Context, progress: Callable[[int], None] | None) -> Outcome:
@@ -590,6 +609,7 @@ class Builder:
             desired=desired,
             originals=desired - generated,
             records=len(self.state.outputs),
+            skipped=context.skipped,
             warnings=context.derived.warnings if context.derived else (),
             files=state_files(self.state_dir),
         )

@@ -236,6 +236,15 @@ def _save_plan(plan: Any, out: Path | None, project: Any) -> None:
         raise StaticbuildError(f"cannot write plan file {str(out)!r}: {exc.strerror}") from None
 
 
+def _print_conflicts(ctx: click.Context, builder: Any) -> None:
+    """At -v 2, collectstatic's line for each shadowed file, on stdout as Django logs it."""
+    from staticbuild.reports import conflict_line
+
+    if ctx.obj["verbosity"] >= 2:
+        for path in builder.conflicts():
+            _echo(conflict_line(path))
+
+
 def _print_plan(plan: Any, *, as_json: bool) -> None:
     from staticbuild.actions import MARKS, encode_plan, op_of
 
@@ -267,6 +276,8 @@ def plan(ctx: click.Context, /, as_json: bool, out: Path | None, **opts: Any) ->
     result = builder.plan(with_inputs=out is not None)
     _warn_walk(ctx, builder)
     _save_plan(result, out, builder.project)
+    if not as_json:
+        _print_conflicts(ctx, builder)
     _print_plan(result, as_json=as_json)
 
 
@@ -313,12 +324,15 @@ def apply(
     _warn_walk(ctx, builder)
     if dry_run:
         _save_plan(current, out, builder.project)
+        if not as_json:
+            _print_conflicts(ctx, builder)
         _print_plan(current, as_json=as_json)
         return
     verbosity = ctx.obj["verbosity"]
     _confirm(current, no_input)
     _save_plan(current, out, builder.project)
     if verbosity >= 2 and not as_json:  # with --json, stdout is the one JSON object (the plan)
+        _print_conflicts(ctx, builder)
         _print_plan(current, as_json=False)
     result = _run_with_progress(builder, current, verbosity)
     if as_json:

@@ -15,7 +15,7 @@ import os
 import posixpath
 import re
 import stat
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -357,6 +357,25 @@ class Winners(Mapping[str, Winner]):
                         continue
                     seen.add(dest)
                 yield dest, index, rel
+
+
+def shadowed(files: Sequence[Collection[str]], roots: Sequence[Root]) -> list[str]:
+    """The destination path of every found file that an earlier file of the same path
+    shadows, in search order: collectstatic's "skipped due to conflict" (one per file, so
+    a path in three roots is two). ``files``: each root's root-relative paths."""
+    if len(files) < 2:
+        return []
+    seen: set[str] = set()
+    out: list[str] = []
+    for root, rels in zip(roots, files, strict=True):
+        head = f"{root.prefix}/" if root.prefix else ""
+        for rel in rels:
+            dest = head + rel
+            if dest in seen:
+                out.append(dest)
+            else:
+                seen.add(dest)
+    return out
 
 
 def find_all(roots: Sequence[Root], ignore: IgnoreMatcher, path: str) -> Iterator[tuple[Root, str]]:

@@ -23,6 +23,8 @@ class ApplyResult:
     post_processed: int = 0
     compressed: int = 0
     deleted: int = 0
+    #: found files that lost to an earlier one with the same destination path
+    skipped: int = 0
     #: what was written and deleted, kept as given: sorted only if asked for
     changes: tuple[Collection[str], ...] = field(default=(), repr=False)
 
@@ -32,18 +34,34 @@ class ApplyResult:
         return tuple(sorted({path for paths in self.changes for path in paths}))
 
     def summary(self) -> str:
-        """Django's collectstatic summary line (plus deletions, which Django never makes)."""
+        """Django 6.1's collectstatic summary line. Its deletions are --clear's; here they
+        are also the stale outputs staticbuild removes (collectstatic never makes those)."""
         modified = self.linked if self.link else self.copied + self.linked
-        noun = "static file" if modified == 1 else "static files"
         verb = "symlinked" if self.link else "copied"
-        text = f"{modified} {noun} {verb} to '{self.destination}'"
+        text = f"{_files(modified)} {verb} to '{self.destination}'"
+        if self.deleted:
+            text = f"{_files(self.deleted)} deleted, {text}"
         if self.unmodified:
             text += f", {self.unmodified} unmodified"
         if self.post_processed:
             text += f", {self.post_processed} post-processed"
-        if self.deleted:
-            text += f", {self.deleted} deleted"
+        if self.skipped:
+            text += f", {self.skipped} skipped due to conflict"
         return text + "."
+
+
+def conflict_line(path: str) -> str:
+    """What collectstatic logs at verbosity 2 for a found file that an earlier one with
+    the same destination ``path`` shadows."""
+    return (
+        f"Found another file with the destination path '{path}'. It will be ignored since "
+        "only the first encountered file is collected. If this is not what you want, make "
+        "sure every static file has a unique path."
+    )
+
+
+def _files(count: int) -> str:
+    return f"{count} static file" if count == 1 else f"{count} static files"
 
 
 @dataclass
@@ -66,9 +84,13 @@ def apply_result(
     written: Mapping[str, object],
     deleted: Sequence[str],
     unmodified: int,
+    skipped: int,
 ) -> ApplyResult:
-    """Count what ``plan`` did: its actions whose path was ``written``, and the deletions."""
-    result = ApplyResult(destination, link, unmodified=unmodified, deleted=len(deleted))
+    """Count what ``plan`` did: its actions whose path was ``written``, and the deletions;
+    ``skipped``: the found files that lost to an earlier one with the same path."""
+    result = ApplyResult(
+        destination, link, unmodified=unmodified, deleted=len(deleted), skipped=skipped
+    )
     done: dict[type, int] = {}
     # Django counts the collected files that post-processing wrote for (collectstatic's
     # post_processed_files); the manifest (origin "") is not one of them. WhiteNoise's

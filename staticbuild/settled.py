@@ -51,6 +51,8 @@ class Settled(msgspec.Struct, frozen=True):
     desired: int  # the outputs asked for; in a no-op, all of them are unmodified
     originals: int  # of those, the collected files (what the summary counts)
     records: int  # recorded outputs, each of which must still be as recorded
+    skipped: int  # found files that lost to an earlier one with the same path (a note
+    #   written before this field fails to decode, and proves nothing)
     warnings: tuple[str, ...] = ()  # post-processing's warnings, shown again
     files: tuple[tuple[int, int, int], ...] = ()  # the state files' (size, mtime, inode)
 

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from staticbuild.actions import Delete
 from staticbuild.errors import Cancelled, SpecError, StaticbuildError
 from staticbuild.lock import project_lock
+from staticbuild.reports import conflict_line
 from staticbuild.watch_batch import DEBOUNCE, ChangeBatcher, ChangeSet
 from staticbuild.watch_observer import RootWatcher
 from staticbuild.watch_serve import ServedProject, Serving, local_destination, start_serving
@@ -71,6 +72,7 @@ class BuilderLike(Protocol):
     def warnings(self) -> Sequence[str]: ...
     def plan(self, changed: frozenset[Path] | None = None) -> Any: ...
     def apply(self, plan: Any) -> ApplyResultLike: ...
+    def conflicts(self) -> Sequence[str]: ...
     def reaches(self, path: Path) -> bool: ...
 
 
@@ -202,6 +204,9 @@ class _Session:
             self.builder = self.builder_factory(self.project)
             plan = self.builder.plan()
             self._warn([*self.project.warnings, *self.builder.warnings])
+            if self.verbosity >= 2:
+                for path in self.builder.conflicts():
+                    self.echo(conflict_line(path))
             if confirm is None or not confirm(plan):
                 self._warn_foreign(plan)
             result = self.builder.apply(plan)

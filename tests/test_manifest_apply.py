@@ -481,7 +481,9 @@ def test_compression_matches_whitenoise(
 def test_the_summary_counts_compressed_files_as_whitenoise_does(
     start_django: Callable[..., DjangoCollect], tmp_path: Path, kind: str
 ) -> None:
-    """WhiteNoise's storages count each compressed file they write as post-processed."""
+    """WhiteNoise's storages count each compressed file they write as post-processed. The
+    reference is Django 5.2 (the 6.1 venv has no brotli), whose line has no conflicts; 6.1's
+    count of them is compared in test_summary.py."""
     case = demo(tmp_path)
     spec = write_manifest_spec(
         case, "ours", {"kind": kind, "compress": ["gzip", "br"]}, name="manifest.yaml"
@@ -491,6 +493,7 @@ def test_the_summary_counts_compressed_files_as_whitenoise_does(
     django = start_django(DJ52, case, theirs, backend=backend, args=["-v", "1"])
     ours = apply_ok(spec).stdout.strip().replace(str(tmp_path / "ours"), "DEST")
     django.ok()
+    ours = ours.replace(", 2 skipped due to conflict.", ".")
     assert ours == django.stdout.strip().splitlines()[-1].replace(str(theirs), "DEST")
     assert "post-processed" in ours
 

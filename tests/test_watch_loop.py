@@ -58,8 +58,10 @@ class Daemon:
         insecure: bool = False,
         loader: Callable[[], Any] | None = None,
         factory: Callable[[Any], Any] | None = None,
+        verbosity: int = 1,
     ) -> None:
         self.spec = spec
+        self.verbosity = verbosity
         self.loader = loader or (lambda: load_fake_project(self.spec))
         self.factory = factory or self._fake_factory
         self.out: list[str] = []
@@ -81,7 +83,7 @@ class Daemon:
             serve=self.serve,
             insecure=self.insecure,
             addr="127.0.0.1:0",
-            verbosity=1,
+            verbosity=self.verbosity,
             echo=self.out.append,
             err_echo=self.err.append,
             stop_event=self.stop,
@@ -462,6 +464,22 @@ def test_with_the_real_core(tmp_path: Path) -> None:
         daemon.wait_out("Reloaded")
         reply = fetch(*daemon.address, "/assets/js/new.js")
         assert (reply.status, reply.body) == (200, b"n()")
+
+
+def test_a_full_apply_reports_conflicts_as_apply_does(tmp_path: Path) -> None:
+    """The summary counts the shadowed files; at -v 2 each is named first, as collectstatic
+    logs it (the CLI's builder: incremental)."""
+    api = pytest.importorskip("staticbuild.api")
+    write(tmp_path / "assets/css/base.css", "a{}")
+    write(tmp_path / "app/static/css/base.css", "shadowed{}")
+    spec = tmp_path / "staticbuild.yaml"
+    spec.write_text("version: 1\ndestination: out\nsources: [assets]\napps: [{path: app}]\n")
+    loader = functools.partial(api.load_project, spec)
+    factory = functools.partial(api.Builder, incremental=True)
+    with Daemon(spec, loader=loader, factory=factory, verbosity=2) as daemon:
+        conflict, summary = daemon.out[:2]
+    assert conflict.startswith("Found another file with the destination path 'css/base.css'.")
+    assert summary == f"1 static file copied to '{tmp_path / 'out'}', 1 skipped due to conflict."
 
 
 def test_manifest_storage_with_the_real_core(tmp_path: Path) -> None:

@@ -127,6 +127,9 @@ class FakeBuilder:
     def reaches(self, path: Path) -> bool:
         return False  # the fake follows no symlinks
 
+    def conflicts(self) -> list[str]:
+        return []  # the fake reports no shadowed files
+
     def plan(self, changed: frozenset[Path] | None = None) -> FakePlan:
         with self.lock:
             self.plans.append(changed)
