@@ -72,6 +72,27 @@ def _os_error_line(exc: OSError) -> str:
     return line
 
 
+_VERBOSITY_HELP = "0 quiet, 1 normal, 2 each file, 3 tracebacks."
+
+
+def _set_verbosity(ctx: click.Context, param: click.Parameter, value: int | None) -> None:
+    if value is not None:  # given after the command: it wins over the global one
+        ctx.ensure_object(dict)["verbosity"] = value
+
+
+def _verbosity_option(fn: F) -> F:
+    """``-v/--verbosity`` after the command too, as ``collectstatic -v 0`` takes it."""
+    return click.option(
+        "-v",
+        "--verbosity",
+        type=click.IntRange(0, 3),
+        default=None,
+        expose_value=False,
+        callback=_set_verbosity,
+        help=f"{_VERBOSITY_HELP} (default: the global option's)",
+    )(fn)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-f",
@@ -87,7 +108,7 @@ def _os_error_line(exc: OSError) -> str:
     type=click.IntRange(0, 3),
     default=1,
     show_default=True,
-    help="0 quiet, 1 normal, 2 each file, 3 tracebacks.",
+    help=f"{_VERBOSITY_HELP} Also taken after the command.",
 )
 @click.version_option(__version__, "--version", prog_name="staticbuild")
 @click.pass_context
@@ -269,6 +290,7 @@ def _print_plan(plan: Any, *, as_json: bool) -> None:
 
 @cli.command()
 @_plan_options
+@_verbosity_option
 @click.pass_context
 def plan(ctx: click.Context, /, as_json: bool, out: Path | None, **opts: Any) -> None:
     """Show what apply would do; change nothing."""
@@ -292,6 +314,7 @@ def plan(ctx: click.Context, /, as_json: bool, out: Path | None, **opts: Any) ->
     help="Never ask before deleting or overwriting files.",
 )
 @click.option("-n", "--dry-run", is_flag=True, help="Only show what would be done (as 'plan').")
+@_verbosity_option
 @click.pass_context
 def apply(
     ctx: click.Context,
@@ -379,6 +402,7 @@ def _run_with_progress(builder: Any, plan: Any, verbosity: int) -> Any:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--first", is_flag=True, help="Only the location that wins.")
+@_verbosity_option
 @click.pass_context
 def which(ctx: click.Context, paths: tuple[str, ...], first: bool) -> None:
     """Show where each PATH is found (Django's findstatic)."""
@@ -434,6 +458,7 @@ def _check_addr(ctx: click.Context, param: click.Parameter, value: str) -> str:
     is_flag=True,
     help="Never ask before the first apply deletes or overwrites files.",
 )
+@_verbosity_option
 @click.pass_context
 def watch(ctx: click.Context, serve: bool, insecure: bool, addr: str, no_input: bool) -> None:
     """Apply, then re-apply on every change (and serve, with --serve).

@@ -183,6 +183,21 @@ def test_dry_run_is_plan(run_cli: RunCli, project: Path) -> None:
     assert not (project.parent / "out").exists()
 
 
+def test_verbosity_after_the_command(run_cli: RunCli, project: Path) -> None:
+    """``apply -v 0`` as ``collectstatic -v 0``; given both before and after the command,
+    the one after wins."""
+    quiet = run_cli("-f", project, "apply", "-v", "0")
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stdout == "" and (project.parent / "out/app.js").exists()
+    loud = run_cli("-f", project, "-v", "0", "apply", "--verbosity", "1")
+    assert loud.stdout.startswith("0 static files copied to ")
+    plan = run_cli("-f", project, "-v", "1", "plan", "-v", "2")
+    assert plan.stdout.startswith("Found another file with the destination path 'css/site.css'.")
+    write(project, "version: 3\n")
+    assert "Traceback" in run_cli("-f", project, "apply", "-v", "3").stderr
+    assert "Traceback" not in run_cli("-f", project, "-v", "3", "apply", "-v", "1").stderr
+
+
 def test_saved_plan_applies_and_refuses_when_inputs_change(run_cli: RunCli, project: Path) -> None:
     saved = project.parent / "plan.json"
     assert run_cli("-f", project, "plan", "--out", saved).exit_code == 0

@@ -404,6 +404,28 @@ def cli_watch(spec: Path) -> Iterator[list[str]]:
     assert proc.returncode == 0, err
 
 
+@pytest.mark.parametrize(("args", "stopped"), [(["watch", "-v", "2"], True), (["watch"], False)])
+def test_the_cli_takes_verbosity_after_watch(
+    tmp_path: Path, args: list[str], stopped: bool
+) -> None:
+    """``watch -v 2`` as ``-v 2 watch``: "Stopped." is printed at verbosity 2 only."""
+    write(tmp_path / "assets/a.js", "a")
+    spec = tmp_path / "staticbuild.yaml"
+    spec.write_text("version: 1\ndestination: out\nsources: [assets]\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cli = [sys.executable, "-m", "staticbuild", "-f", str(spec), *args]
+    proc = subprocess.Popen(cli, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        assert "Watching for changes" in proc.stdout.readline() + proc.stdout.readline()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill() if proc.poll() is None else None
+    assert proc.returncode == 0, err
+    assert ("Stopped." in out) is stopped
+
+
 def test_the_cli_waits_for_a_source_a_build_creates_later(tmp_path: Path) -> None:
     """SB-E010 for plan and apply; for watch a warning (Django's W004), and once the
     folder appears, its files are collected as a fresh apply would collect them."""

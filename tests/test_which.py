@@ -40,6 +40,31 @@ def test_all_locations_and_first(run_cli: RunCli, spec: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("before", "after"), [([], ["-v", "0"]), (["-v", "2"], ["-v", "0"]), (["-v", "0"], [])]
+)
+def test_verbosity_0_after_the_command(
+    run_cli: RunCli, spec: Path, before: list[str], after: list[str]
+) -> None:
+    """``which PATH -v 0`` as ``findstatic PATH -v 0``: the one given after the command wins."""
+    base = spec.parent
+    result = run_cli("-f", spec, *before, "which", "css/x.css", *after)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"{base}/a/css/x.css\n{base}/b/css/x.css\n"
+
+
+def test_verbosity_2_after_the_command(run_cli: RunCli, spec: Path) -> None:
+    base = spec.parent
+    found = run_cli("-f", spec, "-v", "0", "which", "-v", "2", "vendor/lib.js")
+    assert found.stdout == (
+        f"Found 'vendor/lib.js' here:\n  {base}/v/lib.js\n"
+        f"Looking in the following locations:\n  {base}/a\n  {base}/b\n  {base}/v\n"
+    )
+    missing = run_cli("-f", spec, "which", "nope.css", "--verbosity", "2")
+    assert missing.exit_code == 1
+    assert missing.stderr.startswith("No matching file found for 'nope.css'.\nLooking in")
+
+
+@pytest.mark.parametrize(
     ("path", "found"),
     [
         ("./css/x.css", "a/css/x.css"),
