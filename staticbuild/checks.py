@@ -1,4 +1,7 @@
-"""File-system checks of a valid spec, Django system-checks style.
+"""File-system checks of a spec, Django system-checks style.
+
+They run on a valid spec, and on the valid parts of one that is not (its schema problems
+and these are then reported together).
 
 Each problem has a stable id and a hint; all are collected before any is reported, so a
 user fixes a spec in one round. Errors (``SB-E``) stop the run; warnings (``SB-W``) print.
@@ -58,9 +61,12 @@ def check_spec(loaded: LoadedSpec, *, missing_sources_ok: bool = False) -> Resol
     base = loaded.path.parent
     errors: list[str] = []
     warnings: list[str] = []
+    # A spec with invalid parts (see load_spec) may have no destination to check.
+    known = loaded.destination_known
     bucket = is_bucket_url(spec.destination)
     destination = spec.destination if bucket else os.path.normpath(base / spec.destination)
-    errors.extend(_bucket_problems(loaded, bucket))
+    if known:
+        errors.extend(_bucket_problems(loaded, bucket))
     if bucket and not errors:
         destination = normal_bucket_url(spec.destination)
     roots: list[Root] = []
@@ -122,21 +128,34 @@ def check_spec(loaded: LoadedSpec, *, missing_sources_ok: bool = False) -> Resol
             )
         roots.append(Root(str(static), "", label, "app"))
         keys.append(key)
-    if not bucket:
-        errors.extend(_own_files_problems(loaded, destination))
-        errors.extend(_unusable_destination(loaded, destination))
+    if known and not bucket:
+        errors.extend(_folder_problems(loaded, destination, roots, keys))
+    return Resolved(destination, tuple(roots), loaded.by_position(errors), tuple(warnings))
+
+
+def _folder_problems(
+    loaded: LoadedSpec,
+    destination: str,
+    roots: list[Root],
+    keys: list[tuple[str | int, ...]],
+) -> list[str]:
+    """What is wrong with a destination folder: it holds the spec or the state, cannot be
+    made, or overlaps a searched folder (``keys``: each root's spec entry)."""
+    errors = _own_files_problems(loaded, destination)
+    errors.extend(_unusable_destination(loaded, destination))
     for root, key in zip(roots, keys, strict=True):
-        if not bucket and _overlaps(destination, root.path):
+        if _overlaps(destination, root.path):
             errors.append(
                 loaded.problem(
                     ("destination",),
                     "SB-E012",
                     f"destination {destination!r}{_resolves_to(destination)} overlaps the "
-                    f"searched folder {root.path!r}{_resolves_to(root.path)} ({_dotted(key)})",
+                    f"searched folder {root.path!r}{_resolves_to(root.path)} "
+                    f"({_dotted(loaded.original(key))})",
                     "collect to a folder outside every source and app",
                 )
             )
-    return Resolved(destination, tuple(roots), errors, tuple(warnings))
+    return errors
 
 
 def _bucket_problems(loaded: LoadedSpec, bucket: bool) -> list[str]:

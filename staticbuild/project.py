@@ -280,9 +280,12 @@ def _validated(spec_file: Path, overrides: Overrides) -> Project:
 
 def _load_fresh(spec_file: Path, overrides: Overrides) -> Project:
     from staticbuild.checks import check_spec
-    from staticbuild.spec import load_spec
+    from staticbuild.spec import LoadedSpec, load_spec
 
-    loaded = load_spec(spec_file)
+    def check(loaded: LoadedSpec) -> list[str]:
+        return check_spec(loaded, missing_sources_ok=overrides.missing_sources_ok).errors
+
+    loaded = load_spec(spec_file, check)
     resolved = check_spec(loaded, missing_sources_ok=overrides.missing_sources_ok)
     if resolved.errors:
         raise SpecError(resolved.errors)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -30,6 +30,7 @@ from pydantic_core import PydanticCustomError
 
 from staticbuild.errors import SpecError
 from staticbuild.project import STATE_DIR_NAME
+from staticbuild.spec_parts import Parts, valid_parts
 from staticbuild.spec_yaml import KeyPath, parse_yaml
 
 SPEC_NAME = "staticbuild.yaml"
@@ -304,23 +305,54 @@ def schema_text() -> str:
 
 
 class LoadedSpec:
-    """A validated spec with where it came from; ``locate`` maps a key path to line/column."""
+    """A validated spec with where it came from; ``locate`` maps a key path to line/column.
+
+    For a spec that is not valid, ``spec`` holds only its valid parts (see
+    :mod:`staticbuild.spec_parts`): ``parts`` maps their keys back to the file's.
+    """
 
     def __init__(
-        self, path: Path, raw: bytes, spec: Spec, positions: Mapping[KeyPath, tuple[int, int]]
+        self,
+        path: Path,
+        raw: bytes,
+        spec: Spec,
+        positions: Mapping[KeyPath, tuple[int, int]],
+        parts: Parts | None = None,
     ):
         self.path = path
         self.raw = raw
         self.spec = spec
         self.digest = hashlib.sha256(raw).hexdigest()
         self._positions = positions
+        self._indices = parts.indices if parts is not None else {}
+        #: False when the destination is invalid or missing: its checks cannot run
+        self.destination_known = parts is None or parts.destination_known
+        self._where: dict[str, tuple[int, int]] = {}
 
     def locate(self, key: KeyPath) -> tuple[int, int]:
         return _locate(self._positions, key)
 
+    def original(self, key: KeyPath) -> KeyPath:
+        """``key`` as the file has it (an item kept from a list that lost others moved up)."""
+        if len(key) > 1 and isinstance(key[1], int) and key[0] in self._indices:
+            return (key[0], self._indices[str(key[0])][key[1]], *key[2:])
+        return key
+
     def problem(self, key: KeyPath, code: str, message: str, hint: str = "") -> str:
         """One formatted problem line, the same shape for schema and file-system problems."""
-        return format_problem(self.path, self.locate(key), key, code, message, hint)
+        key = self.original(key)
+        where = self.locate(key)
+        text = format_problem(self.path, where, key, code, message, hint)
+        self._where[text] = where
+        return text
+
+    def position_of(self, problem: str) -> tuple[int, int]:
+        """Where a line made by :meth:`problem` points."""
+        return self._where.get(problem, (0, 0))
+
+    def by_position(self, problems: Iterable[str]) -> list[str]:
+        """``problems`` made by :meth:`problem`, in the order of the file."""
+        return sorted(problems, key=self.position_of)
 
 
 def format_problem(
@@ -332,8 +364,16 @@ def format_problem(
     return f"{path}:{line}:{col}: {dotted}: {message} [{code}]{tail}"
 
 
-def load_spec(path: Path) -> LoadedSpec:
-    """Read, parse and validate the spec; raise :class:`SpecError` listing every problem."""
+#: The file-system checks of a spec: one formatted line per problem.
+Check = Callable[[LoadedSpec], Sequence[str]]
+
+
+def load_spec(path: Path, check: Check | None = None) -> LoadedSpec:
+    """Read, parse and validate the spec; raise :class:`SpecError` listing every problem.
+
+    ``check``: the file-system checks, for a spec that is not valid to run on the parts of
+    it that are (each source, each app, the destination), so that every problem is named
+    in one round. A valid spec is returned unchecked."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -349,11 +389,34 @@ def load_spec(path: Path) -> LoadedSpec:
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
-        errors = sorted(exc.errors(), key=lambda e: _locate(positions, _clean_loc(e["loc"])))
-        raise SpecError(
-            [_format_validation_error(path, positions, err) for err in errors]
-        ) from None
+        errors = exc.errors()
+        found = [
+            (_locate(positions, _clean_loc(e["loc"])), _format_validation_error(path, positions, e))
+            for e in errors
+        ]
+        partial = _valid_part(path, raw, data, positions, errors) if check else None
+        if partial is not None and check is not None:
+            found += [(partial.position_of(text), text) for text in check(partial)]
+        raise SpecError([text for _, text in sorted(found, key=lambda f: f[0])]) from None
     return LoadedSpec(path, raw, spec, positions)
+
+
+def _valid_part(
+    path: Path,
+    raw: bytes,
+    data: Any,
+    positions: Mapping[KeyPath, tuple[int, int]],
+    errors: Sequence[Any],
+) -> LoadedSpec | None:
+    """The spec made of its valid parts, or None if they do not make one."""
+    parts = valid_parts(data, [_clean_loc(e["loc"]) for e in errors], Spec.model_fields)
+    if parts is None:
+        return None
+    try:
+        spec = Spec.model_validate(parts.data)
+    except ValidationError:  # parts that are valid alone but not together: none here
+        return None
+    return LoadedSpec(path, raw, spec, positions, parts)
 
 
 def _locate(positions: Mapping[KeyPath, tuple[int, int]], key: KeyPath) -> tuple[int, int]:

@@ -388,6 +388,94 @@ def test_all_problems_reported_at_once(run_cli: RunCli, tmp_path: Path) -> None:
     assert all("[SB-E" in line for line in lines)
 
 
+def test_schema_and_disk_problems_are_reported_in_one_round(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """An unknown key and an invalid item do not hide the missing folders and package of
+    the items that are valid on their own: every problem at once, in the file's order."""
+    write(tmp_path / "assets/a.css", "a")
+    spec = write(
+        tmp_path / "staticbuild.yaml",
+        "version: 1\n"  # 1
+        "destination: out\n"  # 2
+        "colour: blue\n"  # 3
+        "sources:\n"  # 4
+        "  - nope\n"  # 5
+        "  - assets\n"  # 6
+        "  - 123\n"  # 7
+        "  - {path: missing2, prefix: vendor}\n"  # 8
+        "apps:\n"  # 9
+        "  - package: no_such_pkg_xyz\n"  # 10
+        "  - {path: x, package: y}\n"  # 11
+        "  - path: noapp\n"  # 12
+        "link: 3\n",  # 13
+    )
+    before = tree(tmp_path)
+    result = run_cli("-f", spec, "apply", "--no-input")
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.splitlines()
+    assert [line.removeprefix(f"Error: {spec}:").split(": ")[:2] for line in lines] == [
+        ["3:1", "colour"],
+        ["5:5", "sources[0]"],
+        ["7:5", "sources[2]"],
+        ["8:5", "sources[3]"],
+        ["10:5", "apps[0].package"],
+        ["11:5", "apps[1]"],
+        ["12:5", "apps[2].path"],
+        ["13:1", "link"],
+    ]
+    codes = [line.split("[")[-1].split("]")[0] for line in lines]
+    assert codes == [
+        "SB-E002",
+        "SB-E010",
+        "SB-E002",
+        "SB-E010",
+        "SB-E013",
+        "SB-E016",
+        "SB-E017",
+        "SB-E002",
+    ]
+    assert "package 'no_such_pkg_xyz' is not installed" in lines[4]
+    assert tree(tmp_path) == before
+
+
+def test_the_destination_of_a_spec_with_invalid_parts_is_checked_too(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """The overlap names the app as the file numbers it, past the invalid one; an invalid
+    destination is not checked against the disk, but the sources still are."""
+    write(tmp_path / "app2/static/a.css", "a")
+    spec = write(
+        tmp_path / "staticbuild.yaml",
+        "version: 2\ndestination: app2/static/b\napps: [{path: x, package: y}, {path: app2}]\n",
+    )
+    lines = run_cli("-f", spec, "plan").stderr.splitlines()
+    assert len(lines) == 3
+    assert "1:1: version: unsupported version 2" in lines[0]
+    assert "2:1: destination: " in lines[1] and "(apps[1]) [SB-E012]" in lines[1]
+    assert "3:8: apps[0]: an app needs exactly one" in lines[2]
+    spec.write_text('version: 1\ndestination: "d\\0x"\nsources: [nope]\n')
+    lines = run_cli("-f", spec, "plan").stderr.splitlines()
+    assert len(lines) == 2
+    assert "2:1: destination: " in lines[0] and "[SB-E027]" in lines[0]
+    assert "3:11: sources[0]: source folder" in lines[1] and "[SB-E010]" in lines[1]
+
+
+def test_a_spec_with_invalid_parts_under_watch_warns_of_missing_sources(tmp_path: Path) -> None:
+    """watch takes a missing source as a warning (SB-W010), in a spec with invalid parts too:
+    only the schema problem is an error."""
+    from staticbuild.api import Overrides, load_project
+    from staticbuild.errors import SpecError
+
+    spec = write(
+        tmp_path / "staticbuild.yaml", "version: 1\ndestination: out\nsources: [nope]\nx: 1\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        load_project(spec, Overrides(missing_sources_ok=True))
+    [problem] = caught.value.problems
+    assert "unknown key 'x'" in problem
+
+
 def test_missing_and_unreadable_spec(run_cli: RunCli, tmp_path: Path) -> None:
     result = run_cli("-f", tmp_path / "nope.yaml", "plan")
     assert result.exit_code == 1 and "spec file not found" in result.stderr
@@ -469,6 +557,7 @@ def test_the_spec_is_validated_in_a_child_and_its_errors_reported_here(tmp_path:
     spec.write_text(GOOD + "ignore: ['*.scss']\n")
     bad = tmp_path / "bad" / "staticbuild.yaml"
     write(bad, GOOD + "colour: blue\n")
+    write(tmp_path / "bad/assets/a.css", "a")  # the unknown key is the one problem
     probe = textwrap.dedent(
         f"""
         import sys
