@@ -34,7 +34,9 @@ import importlib.machinery
 import importlib.util
 import os
 import stat
+import sys
 from dataclasses import dataclass, field
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 
 from staticbuild.bucket import is_bucket_url, normal_bucket_url, parse_bucket_url
@@ -101,7 +103,7 @@ def check_spec(loaded: LoadedSpec, *, missing_sources_ok: bool = False) -> Resol
     for i, app in enumerate(spec.apps):
         key = ("apps", i)
         if app.package is not None:
-            package_dir = locate_package(app.package)
+            package_dir = locate_package(app.package, base)
             if package_dir is None:
                 errors.append(_missing_package(loaded, (*key, "package"), app.package))
                 continue
@@ -205,16 +207,22 @@ def _not_a_folder(path: Path) -> str:
 
 def _missing_package(loaded: LoadedSpec, key: tuple[str | int, ...], name: str) -> str:
     """SB-E013, or SB-E028 when the name is a plain module, which has no folder of its own."""
-    try:
-        module = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        module = None
+    base = loaded.path.parent
+    module = find_module(name, base)
     if module is None:
+        folder = _app_folder_named(name, base)
+        if folder is not None:  # a folder the name was meant for, but not importable so
+            hint = (
+                f"give the app as 'path: {folder}' (the folder beside the spec with a "
+                "static/ folder), or pip install the package"
+            )
+        else:
+            hint = f"pip install it, or check the name (Python {_python_version()})"
         return loaded.problem(
             key,
             "SB-E013",
-            f"package {name!r} is not installed",
-            f"pip install it, or check the name (Python {_python_version()})",
+            f"package {name!r} is not installed, nor a package in the spec's folder {str(base)!r}",
+            hint,
         )
     where = f" ({module.origin})" if module.origin and os.path.isabs(module.origin) else ""
     return loaded.problem(
@@ -225,24 +233,51 @@ def _missing_package(loaded: LoadedSpec, key: tuple[str | int, ...], name: str) 
     )
 
 
-def locate_package(name: str) -> Path | None:
-    """The folder of an installed package, found without running its code where possible."""
+def _app_folder_named(name: str, base: Path) -> str | None:
+    """A folder beside the spec that ``name`` seems to mean (``mysite.blog``: ``blog``, or
+    the dotted path as folders) and that has a static/ folder, spec-relative."""
+    for rel in dict.fromkeys((name.replace(".", "/"), name.rpartition(".")[2])):
+        if (base / rel / "static").is_dir():
+            return rel
+    return None
+
+
+def find_module(name: str, base: Path | None = None) -> ModuleSpec | None:
+    """Where ``name`` is, found as ``python manage.py`` beside the spec finds it: the
+    spec's folder ``base`` comes first on the search path (a project's own apps live
+    there, next to manage.py, whose folder is sys.path[0]), then the interpreter's.
+    No code runs, unless a finder of an installed package's own (an editable install, a
+    zip app) needs the parents imported; a name found in ``base`` never goes that far."""
     parts = name.split(".")
-    spec = importlib.machinery.PathFinder.find_spec(parts[0])
+    search = None if base is None else [str(base), *sys.path]
+    top = spec = importlib.machinery.PathFinder.find_spec(parts[0], search)
     for part in parts[1:]:
         if spec is None or not spec.submodule_search_locations:
             spec = None
             break
         spec = importlib.machinery.PathFinder.find_spec(part, list(spec.submodule_search_locations))
-    if spec is None:
-        # Editable installs and zip apps use their own finders; those need the parents imported.
+    if spec is None and not (base is not None and _found_in(top, base)):
         try:
             spec = importlib.util.find_spec(name)
         except (ImportError, ValueError):
             return None
+    return spec
+
+
+def locate_package(name: str, base: Path | None = None) -> Path | None:
+    """The folder of package ``name`` (see :func:`find_module`), None if there is none."""
+    spec = find_module(name, base)
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _found_in(spec: ModuleSpec | None, base: Path) -> bool:
+    """Whether the module or package ``spec`` was found in the folder ``base``."""
+    if spec is None:
+        return False
+    place = next(iter(spec.submodule_search_locations or ()), None) or spec.origin
+    return place is not None and os.path.dirname(os.path.normpath(place)) == os.path.normpath(base)
 
 
 def _overlaps(destination: str, folder: str) -> bool:
@@ -326,6 +361,4 @@ def _dotted(key: tuple[str | int, ...]) -> str:
 
 
 def _python_version() -> str:
-    import sys
-
     return f"{sys.version_info.major}.{sys.version_info.minor}"

@@ -153,13 +153,25 @@ def _cache_key(raw: bytes, overrides: Overrides) -> str:
 
 
 def _search_path(project: Project) -> str:
-    """What package resolution depended on: the search path, if any app is a package."""
-    if not any(root.label.startswith("package:") for root in project.roots):
+    """What package resolution depended on, if any app is a package: the search path, and
+    the names in the spec's folder that could be those packages (it is searched first)."""
+    tops = {
+        root.label.removeprefix("package:").split("/")[0].split(".")[0]
+        for root in project.roots
+        if root.label.startswith("package:")
+    }
+    if not tops:
         return ""
     import hashlib
     import sys
 
-    return hashlib.sha256(repr(sys.path).encode()).hexdigest()
+    try:
+        names = sorted(
+            n for n in os.listdir(os.path.dirname(project.spec_path)) if n.partition(".")[0] in tops
+        )
+    except OSError:
+        names = []
+    return hashlib.sha256(repr((sys.path, names)).encode()).hexdigest()
 
 
 def _resolved(project: Project) -> dict[str, str]:

@@ -476,6 +476,29 @@ def test_a_spec_with_invalid_parts_under_watch_warns_of_missing_sources(tmp_path
     assert "unknown key 'x'" in problem
 
 
+def test_a_missing_package_s_hint_names_a_folder_beside_the_spec(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """``mysite.blog`` is no package, but ``./blog/static/`` is there: say ``path: blog``.
+    A module beside the spec is a module (SB-E028), found without running it."""
+    write(tmp_path / "blog/static/blog/post.css", "post")
+    marker = tmp_path / "imported"
+    write(tmp_path / "helpers.py", f"open({str(marker)!r}, 'w').close()\n")
+    spec = write(
+        tmp_path / "staticbuild.yaml",
+        "version: 1\ndestination: out\napps:\n"
+        "  - package: mysite.blog\n  - package: helpers\n  - package: nothing_here_xyz\n",
+    )
+    lines = run_cli("-f", spec, "plan").stderr.splitlines()
+    assert len(lines) == 3
+    assert "4:5: apps[0].package: package 'mysite.blog' is not installed" in lines[0]
+    assert "[SB-E013] (hint: give the app as 'path: blog'" in lines[0]
+    assert f"'helpers' is a module ({tmp_path / 'helpers.py'})" in lines[1]
+    assert "[SB-E028]" in lines[1]
+    assert "(hint: pip install it, or check the name" in lines[2]
+    assert not marker.exists()
+
+
 def test_missing_and_unreadable_spec(run_cli: RunCli, tmp_path: Path) -> None:
     result = run_cli("-f", tmp_path / "nope.yaml", "plan")
     assert result.exit_code == 1 and "spec file not found" in result.stderr

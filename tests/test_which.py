@@ -144,3 +144,46 @@ def test_packages_are_located_without_running_their_code(
     )
     assert not marker.exists()
     assert "noisy_app" not in sys.modules
+
+
+def test_the_project_s_own_apps_are_found_beside_the_spec(run_cli: RunCli, tmp_path: Path) -> None:
+    """``package: blog`` for ``./blog/`` (and ``blog.sub`` inside it, and a folder without
+    ``__init__.py``), as ``python manage.py`` beside the spec imports them; no code runs."""
+    marker = tmp_path / "imported"
+    run = f"open({str(marker)!r}, 'w').close()\n"
+    write(tmp_path / "blog/__init__.py", run)
+    write(tmp_path / "blog/static/blog/post.css", "post")
+    write(tmp_path / "blog/sub/__init__.py", run)
+    write(tmp_path / "blog/sub/static/sub/s.css", "s")
+    write(tmp_path / "plain/static/plain/p.css", "p")
+    spec = make_spec(tmp_path, "apps: [{package: blog}, {package: blog.sub}, {package: plain}]\n")
+    result = run_cli("-f", spec, "apply")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out/blog/post.css").read_text() == "post"
+    assert (tmp_path / "out/sub/s.css").read_text() == "s"
+    assert (tmp_path / "out/plain/p.css").read_text() == "p"
+    found = run_cli("-f", spec, "-v", "0", "which", "blog/post.css")
+    assert found.stdout == f"{tmp_path}/blog/static/blog/post.css\n"
+    assert not marker.exists()
+
+
+def test_the_spec_s_folder_comes_before_installed_packages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in ``python manage.py``, whose folder is sys.path[0]: the project's package wins."""
+    import importlib
+
+    write(tmp_path / "site/shadowed_app/__init__.py", "")
+    write(tmp_path / "site/shadowed_app/static/x.css", "installed")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    spec = make_spec(tmp_path / "proj", "apps: [{package: shadowed_app}]\n")
+    (tmp_path / "proj/.staticbuild").mkdir()  # the validated spec is cached there
+    installed = str(tmp_path / "site/shadowed_app/static/x.css")
+    assert find(load_project(spec), "x.css").locations == (installed,)
+    assert find(load_project(spec), "x.css").locations == (installed,)  # from the cache
+    write(tmp_path / "proj/shadowed_app/__init__.py", "")
+    write(tmp_path / "proj/shadowed_app/static/x.css", "the project's")
+    importlib.invalidate_caches()  # this process listed proj/ before (a new one would not)
+    assert find(load_project(spec), "x.css").locations == (
+        str(tmp_path / "proj/shadowed_app/static/x.css"),
+    )
