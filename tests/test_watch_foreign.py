@@ -101,27 +101,23 @@ def test_the_first_apply_asks_on_a_terminal(spec: Path, answer: str, code: int) 
         assert "did not write: f.txt" not in watch.err  # asked: no warning on top
 
 
-@pytest.mark.parametrize("flag", ["--no-input", "--noinput"])
-def test_no_input_never_asks_even_on_a_terminal(spec: Path, flag: str) -> None:
-    with terminal(None) as tty:  # nothing typed: a question would wait for ever
-        watch = Watch(spec, tty, flag)
+@pytest.mark.parametrize(
+    ("on_a_terminal", "flags"),
+    [(True, ["--no-input"]), (True, ["--noinput"]), (False, [])],
+    ids=["no-input", "noinput", "no-terminal"],
+)
+def test_it_does_not_ask_with_no_input_or_without_a_terminal(
+    spec: Path, on_a_terminal: bool, flags: list[str]
+) -> None:
+    with contextlib.ExitStack() as stack:
+        # On a terminal nothing is typed: a question would wait for ever.
+        stdin = stack.enter_context(terminal(None)) if on_a_terminal else subprocess.DEVNULL
+        watch = Watch(spec, stdin, *flags)
         try:
             assert watch.watching(), watch.out
             assert watch.stop() == 0, watch.err
         finally:
             watch.kill()
-    assert "Are you sure" not in watch.err
-    assert "Warning: overwriting 1 file that staticbuild did not write: f.txt" in watch.err
-    assert (spec.parent / "out/f.txt").read_text() == "mine"
-
-
-def test_without_a_terminal_it_does_not_ask(spec: Path) -> None:
-    watch = Watch(spec, subprocess.DEVNULL)
-    try:
-        assert watch.watching(), watch.out
-        assert watch.stop() == 0, watch.err
-    finally:
-        watch.kill()
     assert "Are you sure" not in watch.err
     assert "Warning: overwriting 1 file that staticbuild did not write: f.txt" in watch.err
     assert (spec.parent / "out/f.txt").read_text() == "mine"
