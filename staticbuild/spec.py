@@ -2,7 +2,8 @@
 
 This is the only module that imports pydantic. Every problem — YAML syntax, a wrong key or
 type, and the file-system checks of :mod:`staticbuild.checks` — is reported at once, one
-line each, naming the file, line, column and key, Django-checks style (``SB-E0xx``).
+line each, naming the file, line, column and key, Django-checks style (``SB-E0xx``);
+:mod:`staticbuild.spec_problems` words them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,13 @@ from pydantic_core import PydanticCustomError
 from staticbuild.errors import SpecError
 from staticbuild.project import STATE_DIR_NAME
 from staticbuild.spec_parts import Parts, valid_parts
+from staticbuild.spec_problems import (
+    clean_loc,
+    format_problem,
+    format_validation_error,
+    locate,
+    shown,
+)
 from staticbuild.spec_yaml import KeyPath, parse_yaml
 
 SPEC_NAME = "staticbuild.yaml"
@@ -225,7 +233,7 @@ class Spec(_Model):
         # Literal[1] takes True and 1.0 too (they equal 1); the JSON Schema does not.
         if isinstance(value, bool | float):
             raise _problem(
-                "SB-E002", f"unsupported version {_shown(value)}; this staticbuild reads version 1"
+                "SB-E002", f"unsupported version {shown(value)}; this staticbuild reads version 1"
             )
         return value
 
@@ -330,7 +338,7 @@ class LoadedSpec:
         self._where: dict[str, tuple[int, int]] = {}
 
     def locate(self, key: KeyPath) -> tuple[int, int]:
-        return _locate(self._positions, key)
+        return locate(self._positions, key)
 
     def original(self, key: KeyPath) -> KeyPath:
         """``key`` as the file has it (an item kept from a list that lost others moved up)."""
@@ -353,15 +361,6 @@ class LoadedSpec:
     def by_position(self, problems: Iterable[str]) -> list[str]:
         """``problems`` made by :meth:`problem`, in the order of the file."""
         return sorted(problems, key=self.position_of)
-
-
-def format_problem(
-    path: Path, where: tuple[int, int], key: KeyPath, code: str, message: str, hint: str = ""
-) -> str:
-    line, col = where
-    dotted = _dotted(key) or "(top level)"
-    tail = f" (hint: {hint})" if hint else ""
-    return f"{path}:{line}:{col}: {dotted}: {message} [{code}]{tail}"
 
 
 #: The file-system checks of a spec: one formatted line per problem.
@@ -391,7 +390,7 @@ def load_spec(path: Path, check: Check | None = None) -> LoadedSpec:
     except ValidationError as exc:
         errors = exc.errors()
         found = [
-            (_locate(positions, _clean_loc(e["loc"])), _format_validation_error(path, positions, e))
+            (locate(positions, clean_loc(e["loc"])), format_validation_error(path, positions, e))
             for e in errors
         ]
         partial = _valid_part(path, raw, data, positions, errors) if check else None
@@ -409,7 +408,7 @@ def _valid_part(
     errors: Sequence[Any],
 ) -> LoadedSpec | None:
     """The spec made of its valid parts, or None if they do not make one."""
-    parts = valid_parts(data, [_clean_loc(e["loc"]) for e in errors], Spec.model_fields)
+    parts = valid_parts(data, [clean_loc(e["loc"]) for e in errors], Spec.model_fields)
     if parts is None:
         return None
     try:
@@ -417,85 +416,3 @@ def _valid_part(
     except ValidationError:  # parts that are valid alone but not together: none here
         return None
     return LoadedSpec(path, raw, spec, positions, parts)
-
-
-def _locate(positions: Mapping[KeyPath, tuple[int, int]], key: KeyPath) -> tuple[int, int]:
-    for end in range(len(key), -1, -1):
-        if key[:end] in positions:
-            return positions[key[:end]]
-    return (1, 1)
-
-
-def _dotted(key: Sequence[str | int]) -> str:
-    out = ""
-    for part in key:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
-
-
-def _format_validation_error(
-    path: Path, positions: Mapping[KeyPath, tuple[int, int]], err: Any
-) -> str:
-    # pydantic adds union-member tags and model names to ``loc``; keep only real keys.
-    key = _clean_loc(err["loc"])
-    kind = err["type"]
-    code = kind if kind.startswith("SB-") else "SB-E002"
-    hint = ""
-    if kind == "extra_forbidden":
-        message = f"unknown key {str(key[-1])!r}"
-        hint = "see schema/staticbuild.schema.json for the keys a spec may have"
-    elif kind == "missing":
-        message = "required key is missing"
-    elif kind == "literal_error" and key == ("version",):
-        version = _shown(err.get("input"))
-        message = f"unsupported version {version}; this staticbuild reads version 1"
-    elif kind.startswith("SB-"):
-        message = err["msg"]
-    elif kind in ("string_too_short", "too_short"):
-        message = "must not be empty"
-    else:
-        message = f"{_expected(key, kind, err['msg'])}, got {_shown(err.get('input'))}"
-    return format_problem(path, _locate(positions, key), key, code, message, hint)
-
-
-#: pydantic's wording for a value of the wrong kind, in the spec's own terms.
-_EXPECTED = {
-    "string_type": "expected a string",
-    "bool_type": "expected true or false",
-    "int_type": "expected a whole number",
-    "tuple_type": "expected a list",
-    "list_type": "expected a list",
-    "model_type": "expected a mapping of keys",
-    "dict_type": "expected a mapping of keys",
-    "string_pattern_mismatch": "expected a dotted Python package name, like 'django.contrib.admin'",
-}
-
-
-def _expected(key: KeyPath, kind: str, pydantic_message: str) -> str:
-    if kind in ("model_type", "dict_type") and len(key) == 2 and key[0] == "apps":
-        return "expected {path: ...} or {package: ...}"
-    if kind in ("model_type", "dict_type") and len(key) == 2 and key[0] == "sources":
-        return "expected a folder or {path: ..., prefix: ...}"
-    if kind in _EXPECTED:
-        return _EXPECTED[kind]
-    return pydantic_message.replace("Input should be", "must be", 1)
-
-
-def _shown(value: Any) -> str:
-    """A value as the spec wrote it, short."""
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "nothing (null)"
-    return repr(value)
-
-
-def _clean_loc(loc: Sequence[str | int]) -> KeyPath:
-    return tuple(p for p in loc if isinstance(p, int) or (p not in _UNION_TAGS and "[" not in p))
-
-
-_UNION_TAGS = frozenset({"str", "SourceSpec", "AppSpec", "function-after[_exactly_one(), AppSpec]"})
