@@ -108,9 +108,12 @@ def _hashed(
     arg, output = found
     target = refs.resolve_rewritten(arg, index, output)
     if target.kind == "final":  # only in a source that already holds hashed names
+        if target.key in final:  # Django's passes converge on its final name
+            return final[target.key]
         raise PostProcessError(
             f"{name}:{trace[i].line}: {arg!r}, which an earlier pattern wrote, names the"
-            f" collected file {target.key!r}; Django's result then depends on its pass order"
+            f" collected file {target.key!r}, which is rewritten itself; staticbuild cannot"
+            " tell its name at that point (end the import before it with a semicolon)"
         )
     if target.kind == "orig":
         md5 = (
