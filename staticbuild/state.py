@@ -122,13 +122,17 @@ class _WithoutOutputs(msgspec.Struct):
 def _moved(recorded: str, recorded_home: str, destination: str, home: str) -> bool | None:
     """Whether a record made for ``recorded`` (with the spec in ``recorded_home``) is the
     record of ``destination`` (the spec now in ``home``): False when it is, in place; True
-    when it is, the project having moved (the same place relative to the spec); None when
-    it is another destination's."""
+    when it is, the project having moved with the destination inside it (the same place
+    below the spec's folder); None when it is another destination's. A destination
+    outside the project is matched only by its own path: the folder now at the same place
+    relative to a moved spec is someone else's."""
     if recorded == destination:
         return False
     if not recorded_home or recorded_home == home or "://" in destination:
         return None
     relative = os.path.relpath(recorded, recorded_home)
+    if relative == ".." or relative.startswith("../"):
+        return None  # outside the project: it did not move with it (another folder now)
     if os.path.normpath(os.path.join(home, relative)) == destination:
         return True
     return None

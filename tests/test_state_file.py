@@ -4,6 +4,7 @@ reloaded state is the saved one."""
 from __future__ import annotations
 
 import io
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -256,3 +257,25 @@ def test_a_torn_journal_loses_no_later_record(tmp_path: Path, cut: str) -> None:
     _cli(spec, "apply")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.txt", "b.txt"]
     assert msgspec.json.decode(_cli(spec, "plan", "--json"))["actions"] == []
+
+
+def test_a_copied_project_never_takes_a_folder_outside_it_for_its_destination(
+    tmp_path: Path,
+) -> None:
+    """destination: ../public does not move with the project: in the copy, the folder at
+    ../public is another site's, and its files are not staticbuild's to delete."""
+    first = tmp_path / "x/a"
+    (first / "assets").mkdir(parents=True)
+    (first / "assets/keep.css").write_text("keep")
+    (first / "assets/old.css").write_text("old")
+    spec = first / "staticbuild.yaml"
+    spec.write_text("version: 1\ndestination: ../public\nsources: [assets]\n")
+    _cli(spec, "apply")
+    copy = tmp_path / "y/a"
+    shutil.copytree(first, copy)
+    (tmp_path / "y/public").mkdir()
+    (tmp_path / "y/public/old.css").write_text("old")  # the same bytes, someone else's
+    (copy / "assets/old.css").unlink()
+    _cli(copy / "staticbuild.yaml", "apply", "--no-input")
+    assert (tmp_path / "y/public/old.css").read_text() == "old"
+    assert (tmp_path / "x/public/old.css").exists()  # the original's record is its own
