@@ -138,6 +138,8 @@ class Derivation:
                 self.state_dir, self._memo_key, derived.desired, derived.hashed, derived.warnings
             )
             self._memo_key = None
+        if not self.hashes_names:
+            return  # no manifest made: the history of the last ones stays as it is
         if not state.history or frozenset(state.history[0]) != derived.hashed:
             state.history.insert(0, sorted(derived.hashed))
             del state.history[self.project.storage.keep_previous + 1 :]

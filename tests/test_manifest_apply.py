@@ -420,6 +420,22 @@ def test_keep_previous_keeps_one_manifest_back(tmp_path: Path, incremental: bool
     assert builder(spec).plan().actions == ()
 
 
+def test_an_apply_without_post_processing_does_not_use_up_keep_previous(tmp_path: Path) -> None:
+    """The manifest left in place by --no-post-process is still the live one: the next
+    post-processed apply keeps its hashed files as the previous manifest's."""
+    spec = graph(tmp_path, keep_previous=1)
+    out = tmp_path / "out"
+    apply_ok(spec)
+    (tmp_path / "src/img/a.png").write_bytes(PNG + b"version 2")
+    apply_ok(spec)
+    live = set(manifest(out).values())
+    (tmp_path / "src/img/a.png").write_bytes(PNG + b"version 3")
+    apply_ok(spec, "--no-post-process")
+    assert set(manifest(out).values()) == live
+    apply_ok(spec)
+    assert all((out / name).exists() for name in live)
+
+
 def test_keep_previous_keeps_nothing_once_the_storage_has_no_manifest(tmp_path: Path) -> None:
     """Switched to the filesystem kind, the destination is what a fresh apply makes: the
     hashed files of earlier manifests go with the manifest."""
