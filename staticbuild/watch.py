@@ -160,6 +160,9 @@ class _Session:
         self.err_echo = err_echo
         self.retry: frozenset[Path] = frozenset()
         self.needs_full = True
+        #: asks about foreign files until a full apply has gone through (the first one
+        #: may fail, a missing reference say: the one that then runs asks instead)
+        self.confirm: Confirm | None = None
         self._shown: set[str] = set()
         #: whether changes made during the last apply are waiting (set by run_watch)
         self.changes_pending: Callable[[], bool] = lambda: False
@@ -196,9 +199,10 @@ class _Session:
                     f"Warning: {verb} {files} that staticbuild did not write: {_names(paths)}"
                 )
 
-    def full_apply(self, confirm: Confirm | None = None) -> bool:
+    def full_apply(self) -> bool:
         """Build a fresh builder, plan everything and apply; print the summary line.
-        ``confirm`` (the first apply's) may ask about foreign files, or cancel."""
+        :attr:`confirm` may ask about foreign files, or cancel."""
+        confirm = self.confirm
         self._shown = set()
         try:
             self.builder = self.builder_factory(self.project)
@@ -216,7 +220,7 @@ class _Session:
             self.err_echo(f"Error: {exc}\nStill watching; the last good output is kept.")
             self.needs_full = True
             return False
-        self.needs_full, self.retry = False, frozenset()
+        self.needs_full, self.retry, self.confirm = False, frozenset(), None
         if self.verbosity >= 1:
             self.echo(result.summary())
         return True
@@ -325,8 +329,9 @@ def run_watch(
         events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         stack.enter_context(signals.installed())
         try:
+            session.confirm = confirm
             with signals.interruptible_section():
-                session.full_apply(confirm)
+                session.full_apply()
             watcher = stack.enter_context(RootWatcher(events.put))
             watcher.watch(project.watch_roots, Path(os.fspath(project.spec_path)))
             batcher = ChangeBatcher(

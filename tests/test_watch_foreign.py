@@ -141,3 +141,28 @@ def test_a_re_apply_warns_and_overwrites_a_file_someone_else_put_there(spec: Pat
         "Warning: overwriting 1 file that staticbuild did not write: h.txt"
     ]
     assert "Re-applied 1 change in" in watch.out
+
+
+def test_when_the_first_apply_fails_the_one_that_runs_asks(tmp_path: Path) -> None:
+    """The first apply stops at a missing reference; the full apply that runs once the
+    file is there is the one to ask, not to overwrite with a warning."""
+    write(tmp_path / "out/f.txt", "foreign")
+    write(tmp_path / "a/f.txt", "mine")
+    write(tmp_path / "a/css/site.css", "body { background: url(x.png); }\n")
+    spec = write(
+        tmp_path / "staticbuild.yaml",
+        "version: 1\ndestination: out\nsources: [a]\nstorage: {kind: manifest}\n",
+    )
+    with terminal("n") as tty:
+        watch = Watch(spec, tty)
+        try:
+            assert watch.watching(), watch.out
+            write(tmp_path / "a/css/x.png", "PNG")
+            assert watch.proc.wait(timeout=20) == 1
+            watch.stop(None)
+        finally:
+            watch.kill()
+    assert "references 'css/x.png'" in watch.err
+    assert QUESTION in watch.err
+    assert "Error: watch cancelled" in watch.err
+    assert (tmp_path / "out/f.txt").read_text() == "foreign"
