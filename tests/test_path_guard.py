@@ -46,6 +46,7 @@ def layout(tmp_path: Path) -> dict[str, Path]:
     write(assets / "theme.scss", SECRET)  # excluded by the spec's ignore patterns
     write(assets / ".git/config", SECRET)
     write(dest / "css/base.css", b"base")
+    write(dest / ".env", SECRET)  # put in the destination by hand: never served
     (dest / "linked.css").symlink_to(assets / "css/site.css")  # --link: allowed
     (dest / "linkdir").symlink_to(assets / "css", target_is_directory=True)
     (dest / "escape.txt").symlink_to(tmp_path / "secret.txt")  # not allowed
@@ -153,6 +154,18 @@ def test_guard_refuses_links_to_what_apply_would_not_collect(
     assert resolve_request_path(layout["dest"], "assets/css/site.css", [layout["assets"]], ignore)
 
 
+@pytest.mark.parametrize("name", [".env", ".git/config", "css/theme.scss", "css/base.css~"])
+def test_guard_refuses_ignored_names_put_in_the_destination_itself(
+    layout: dict[str, Path], name: str
+) -> None:
+    """apply never collects such a name, so one in the destination is someone else's (a
+    stray .env, a .git checkout): it is not served, as which would not find it."""
+    write(layout["dest"] / name, SECRET)
+    ignore = IgnoreMatcher(["*.scss", ".*", "*~"])
+    assert resolve_request_path(layout["dest"], name, [layout["assets"]], ignore) is None
+    assert resolve_request_path(layout["dest"], "css/base.css", [layout["assets"]], ignore)
+
+
 def test_guard_applies_the_default_ignore_patterns_when_given_none(
     layout: dict[str, Path],
 ) -> None:
@@ -221,6 +234,8 @@ TARGETS = [
     "/static/t.txt",
     "/static/git/config",
     "/static/assets/.env",
+    "/static/.env",
+    "/static/css/../.env",
     "/static/assets/theme.scss",
     "/static/linkdir",
     "/static/" + LONG,

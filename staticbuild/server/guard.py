@@ -91,11 +91,13 @@ def resolve_request_path(
     ``url_path`` is the decoded path below the URL prefix (``css/base.css``). The result
     lies inside ``destination`` or, through a symlink, is a file the walk of one of
     ``allowed_roots`` collects with the ``ignore`` patterns; it may not exist (the caller
-    opens it and treats any failure as 404).
+    opens it and treats any failure as 404). A name the ``ignore`` patterns match (a
+    dotfile, ``CVS``, ``*~``, the spec's own) is never served, wherever it is: apply does
+    not collect such names, so one in the destination was put there by someone else.
     """
     segments = split_request_path(url_path)
-    if segments is None:
-        return None
+    if segments is None or any(ignore.matches(name) for name in segments):
+        return None  # a name apply never makes (.env, .git/, *.scss): someone else's file
     real_destination = os.path.realpath(destination)
     candidate = os.path.join(real_destination, *segments)
     try:
