@@ -75,7 +75,11 @@ def rename_over(tmp: str, final: str) -> None:
     try:
         os.replace(tmp, final)
     except IsADirectoryError:
-        if not remove_if_empty(final):
+        try:
+            removed = remove_if_empty(final)
+        except OSError:  # something appeared in it meanwhile, or it is a mount point
+            removed = False
+        if not removed:
             os.unlink(tmp)
             raise
         os.replace(tmp, final)
