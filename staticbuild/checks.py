@@ -31,7 +31,6 @@ SB-W010    (watch) a source folder does not exist yet: it is watched for
 from __future__ import annotations
 
 import importlib.machinery
-import importlib.util
 import os
 import stat
 import sys
@@ -246,22 +245,55 @@ def find_module(name: str, base: Path | None = None) -> ModuleSpec | None:
     """Where ``name`` is, found as ``python manage.py`` beside the spec finds it: the
     spec's folder ``base`` comes first on the search path (a project's own apps live
     there, next to manage.py, whose folder is sys.path[0]), then the interpreter's.
-    No code runs, unless a finder of an installed package's own (an editable install, a
-    zip app) needs the parents imported; a name found in ``base`` never goes that far."""
-    parts = name.split(".")
+
+    Nothing is imported, not even the parents of a dotted name (``importlib.util.
+    find_spec`` would run their ``__init__.py``): each part is looked up in the folders
+    of the one before it, by the path finder, then by the finders the import system asks
+    after it (an editable install's), which are given those folders as well."""
     search = None if base is None else [str(base), *sys.path]
-    top = spec = importlib.machinery.PathFinder.find_spec(parts[0], search)
-    for part in parts[1:]:
-        if spec is None or not spec.submodule_search_locations:
-            spec = None
-            break
-        spec = importlib.machinery.PathFinder.find_spec(part, list(spec.submodule_search_locations))
-    if spec is None and not (base is not None and _found_in(top, base)):
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
+    parent = ""
+    spec: ModuleSpec | None = None
+    for part in name.split("."):
+        if spec is not None:
+            if not spec.submodule_search_locations:
+                return None  # a plain module has no submodules
+            search = list(spec.submodule_search_locations)
+        parent = f"{parent}.{part}" if parent else part
+        spec = _find_spec(parent, search)
+        if spec is None:
             return None
     return spec
+
+
+def _find_spec(name: str, search: list[str] | None) -> ModuleSpec | None:
+    """``name`` (its parent's folders ``search``), found without importing anything."""
+    # By its last part: the folders of a namespace package found by its dotted name follow
+    # its parent's __path__ in sys.modules, which holds only what was imported (KeyError).
+    try:
+        spec = importlib.machinery.PathFinder.find_spec(name.rpartition(".")[2], search)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None:
+        if spec.submodule_search_locations is not None:  # as found, never recomputed
+            spec.submodule_search_locations = list(spec.submodule_search_locations)
+        return spec
+    # Python asks the finders placed after the path finder (setuptools' editable
+    # installs append theirs) only once it has found nothing; those before it are the
+    # interpreter's own (builtin and frozen modules have no folder).
+    finders = list(sys.meta_path)
+    path_finder = importlib.machinery.PathFinder
+    after = finders[finders.index(path_finder) + 1 :] if path_finder in finders else []
+    for finder in after:
+        find = getattr(finder, "find_spec", None)
+        if find is None:
+            continue
+        try:
+            found = find(name, search if "." in name else None)
+        except (ImportError, ValueError):
+            continue
+        if isinstance(found, ModuleSpec):
+            return found
+    return None
 
 
 def locate_package(name: str, base: Path | None = None) -> Path | None:
@@ -270,14 +302,6 @@ def locate_package(name: str, base: Path | None = None) -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations)))
-
-
-def _found_in(spec: ModuleSpec | None, base: Path) -> bool:
-    """Whether the module or package ``spec`` was found in the folder ``base``."""
-    if spec is None:
-        return False
-    place = next(iter(spec.submodule_search_locations or ()), None) or spec.origin
-    return place is not None and os.path.dirname(os.path.normpath(place)) == os.path.normpath(base)
 
 
 def _overlaps(destination: str, folder: str) -> bool:
