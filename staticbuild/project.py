@@ -154,24 +154,44 @@ def _cache_key(raw: bytes, overrides: Overrides) -> str:
 
 def _search_path(project: Project) -> str:
     """What package resolution depended on, if any app is a package: the search path, and
-    the names in the spec's folder that could be those packages (it is searched first)."""
-    tops = {
-        root.label.removeprefix("package:").split("/")[0].split(".")[0]
+    what in the spec's folder (searched first) could be those packages or the parts of
+    their dotted names: a package with an ``__init__`` found anywhere on the path wins
+    over a folder without one found earlier (PEP 420), so adding or removing
+    ``./blog/__init__.py`` changes what ``package: blog`` is."""
+    names = {
+        root.label.removeprefix("package:").rpartition("/")[0]
         for root in project.roots
         if root.label.startswith("package:")
     }
-    if not tops:
+    if not names:
         return ""
     import hashlib
     import sys
 
-    try:
-        names = sorted(
-            n for n in os.listdir(os.path.dirname(project.spec_path)) if n.partition(".")[0] in tops
-        )
-    except OSError:
-        names = []
-    return hashlib.sha256(repr((sys.path, names)).encode()).hexdigest()
+    base = os.path.dirname(project.spec_path)
+    seen = [_candidates(base, name.split(".")) for name in sorted(names)]
+    return hashlib.sha256(repr((sys.path, seen)).encode()).hexdigest()
+
+
+def _candidates(base: str, parts: list[str]) -> list[object]:
+    """For each folder a dotted name passes through below ``base``: its entries that are
+    the next part (a folder, a module file) or its ``__init__`` files, and which of them
+    are folders; None for a folder that cannot be listed (the name ends there)."""
+    seen: list[object] = []
+    folder = base
+    for depth in range(len(parts) + 1):
+        wanted = {"__init__"} if depth else set()
+        if depth < len(parts):
+            wanted.add(parts[depth])
+        try:
+            entries = sorted(n for n in os.listdir(folder) if n.partition(".")[0] in wanted)
+        except OSError:
+            seen.append(None)
+            break
+        seen.append([(n, os.path.isdir(os.path.join(folder, n))) for n in entries])
+        if depth < len(parts):
+            folder = os.path.join(folder, parts[depth])
+    return seen
 
 
 def _resolved(project: Project) -> dict[str, str]:

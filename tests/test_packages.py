@@ -127,3 +127,44 @@ def test_a_package_found_by_an_editable_install_s_finder(
     assert not marker.exists()
     assert "edapp" not in sys.modules
 
+
+def test_the_cached_spec_follows_what_decides_a_package(tmp_path: Path) -> None:
+    """A package with ``__init__.py`` anywhere on the path wins over a folder without one
+    found earlier (PEP 420), so whether ``./blog`` beside the spec has one decides what
+    ``package: blog`` is (as ``python -c 'import blog'`` there would); likewise for
+    ``./news/sub`` under a namespace ``news``. The cached spec follows each change in the
+    spec's folder, and is reused while nothing changes."""
+    proj, ext = tmp_path / "proj", tmp_path / "ext"
+    for where in ("blog", "blog/sub", "news/sub"):
+        write(ext / where / "__init__.py", "")
+    for where, name in (("blog", "who"), ("blog/sub", "sub"), ("news/sub", "news")):
+        write(ext / where / f"static/{name}.txt", "EXT")
+        write(proj / where / f"static/{name}.txt", "LOCAL")
+    make_spec(proj, "apps: [{package: blog}, {package: blog.sub}, {package: news.sub}]\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ext), str(ROOT)])}
+    cache = proj / ".staticbuild/project.json"
+
+    def collected() -> tuple[str, ...]:
+        argv = [sys.executable, "-m", "staticbuild", "apply", "--no-input", "-v", "0"]
+        subprocess.run(argv, env=env, cwd=proj, check=True, timeout=60)
+        return tuple((proj / "out" / f"{n}.txt").read_text() for n in ("who", "sub", "news"))
+
+    assert collected() == ("EXT", "EXT", "EXT")
+    kept = cache.stat().st_mtime_ns
+    assert collected() == ("EXT", "EXT", "EXT")
+    assert cache.stat().st_mtime_ns == kept  # nothing changed: the cached spec is used
+    (proj / "blog/__init__.py").touch()
+    assert collected() == ("LOCAL", "LOCAL", "EXT")
+    (proj / "news/sub/__init__.py").touch()  # ./news comes first on news's path
+    assert collected() == ("LOCAL", "LOCAL", "LOCAL")
+    (proj / "blog/__init__.py").unlink()
+    (proj / "news/sub/__init__.py").unlink()
+    assert collected() == ("EXT", "EXT", "EXT")
+    shutil.rmtree(proj / "blog")
+    write(proj / "blog/static/who.txt", "LOCAL")
+    write(proj / "blog/__init__.py", "")
+    write(proj / "blog/sub/static/sub.txt", "LOCAL")
+    assert collected() == ("LOCAL", "LOCAL", "EXT")
+    shutil.rmtree(proj / "blog")
+    write(proj / "blog/static/who.txt", "LOCAL")
+    assert collected() == ("EXT", "EXT", "EXT")
