@@ -23,7 +23,7 @@ SB-E028    an app package that is a plain module (it has no folder for static/)
 SB-E029    the destination is a file or a broken symlink, or cannot be created
 SB-E030    storage.compress lists an encoding more than once (checked in spec.py)
 SB-W001    an app has no static/ folder (nothing to collect from it)
-SB-W002    a folder is listed twice
+SB-W002    a folder is listed twice (searched once, as Django's finders do)
 SB-W010    (watch) a source folder does not exist yet: it is watched for
 =========  =========================================================
 """
@@ -94,11 +94,15 @@ def check_spec(loaded: LoadedSpec, *, missing_sources_ok: bool = False) -> Resol
                     "create it or remove the entry",
                 )
             )
+        # Searched once, as Django's FileSystemFinder keeps one of a repeated (prefix, root)
+        # in STATICFILES_DIRS: the copy would only shadow itself (a conflict per file).
         if (source.prefix, str(folder)) in seen:
             warnings.append(loaded.problem(key, "SB-W002", f"{source.path!r} is listed twice"))
+            continue
         seen.add((source.prefix, str(folder)))
         roots.append(Root(str(folder), source.prefix, _label(source.path, source.prefix), "source"))
         keys.append(key)
+    seen_apps: set[str] = set()  # static folders
     for i, app in enumerate(spec.apps):
         key = ("apps", i)
         if app.package is not None:
@@ -120,6 +124,10 @@ def check_spec(loaded: LoadedSpec, *, missing_sources_ok: bool = False) -> Resol
                 continue
             label = f"{app.path.rstrip('/')}/static"
         static = package_dir / "static"
+        if str(static) in seen_apps:  # Django refuses an app installed twice
+            warnings.append(loaded.problem(key, "SB-W002", f"{label!r} is listed twice"))
+            continue
+        seen_apps.add(str(static))
         why = _not_a_folder(static)
         if why:
             warnings.append(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from staticbuild.api import Builder, load_project
-from tests.collectstatic_reference import case_from_spec, staticbuild
+from tests.collectstatic_reference import Case, Source, case_from_spec, staticbuild
 from tests.conftest import write
 from tests.manifest_apply_helpers import DjangoCollect, write_manifest_spec
 
@@ -109,3 +109,31 @@ def test_stale_deletions_come_first(tmp_path: Path) -> None:
     result = staticbuild("-f", spec, "apply")
     copied = f"0 static files copied to '{tmp_path / 'out'}'"
     assert result.stdout == f"2 static files deleted, {copied}, 1 unmodified.\n"
+
+
+def test_a_folder_listed_twice_is_searched_once_as_django_61_does(
+    dj61: Path, start_django: Callable[..., DjangoCollect], tmp_path: Path
+) -> None:
+    """Django's FileSystemFinder keeps one of a repeated (prefix, root): no conflict is
+    reported for a folder against itself. staticbuild warns (SB-W002) and agrees."""
+    write(tmp_path / "assets/css/a.css", "a")
+    write(tmp_path / "vendor/v.js", "v")
+    case = Case(
+        base=tmp_path,
+        sources=[
+            Source(tmp_path / "assets"),
+            Source(tmp_path / "assets"),
+            Source(tmp_path / "vendor", "vendor"),
+            Source(tmp_path / "vendor", "vendor"),
+        ],
+    )
+    spec = write_manifest_spec(case, "ours", {"kind": "filesystem"}, name="twice.yaml")
+    dest = tmp_path / "django"
+    django = start_django(dj61, case, dest, backend=PLAIN, args=["-v", "2"])
+    result = staticbuild("-f", spec, "-v", "2", "apply", "--no-input")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("[SB-W002]") == 2
+    mine = result.stdout.replace(str(tmp_path / "ours"), "DEST").splitlines()
+    reference = theirs(django, dest)
+    assert mine[-1] == reference[-1] == "2 static files copied to 'DEST'."
+    assert not [line for line in mine if line.startswith(CONFLICT)]

@@ -187,3 +187,27 @@ def test_the_spec_s_folder_comes_before_installed_packages(
     assert find(load_project(spec), "x.css").locations == (
         str(tmp_path / "proj/shadowed_app/static/x.css"),
     )
+
+
+def test_a_folder_listed_twice_is_one_location(run_cli: RunCli, tmp_path: Path) -> None:
+    """A source, or an app's static folder, listed again (the same folder and prefix) is
+    searched once, as findstatic lists a repeated STATICFILES_DIRS entry once."""
+    write(tmp_path / "assets/css/a.css", "a")
+    write(tmp_path / "vendor/v.js", "v")
+    write(tmp_path / "blog/__init__.py", "")
+    write(tmp_path / "blog/static/blog/b.css", "b")
+    spec = make_spec(
+        tmp_path,
+        "sources: [assets, ./assets, {path: vendor, prefix: vendor}, "
+        "{path: vendor/, prefix: vendor}]\n"
+        "apps: [{path: blog}, {package: blog}, {path: ./blog}]\n",
+    )
+    for path, found in (
+        ("css/a.css", "assets/css/a.css"),
+        ("vendor/v.js", "vendor/v.js"),
+        ("blog/b.css", "blog/static/blog/b.css"),
+    ):
+        result = run_cli("-f", spec, "-v", "0", "which", path)
+        assert result.exit_code == 0, result.output
+        assert result.stdout == f"{tmp_path / found}\n"
+    assert find(load_project(spec), "css/a.css").locations == (str(tmp_path / "assets/css/a.css"),)
