@@ -133,7 +133,9 @@ def _moved(recorded: str, recorded_home: str, destination: str, home: str) -> bo
     relative = os.path.relpath(recorded, recorded_home)
     if relative == ".." or relative.startswith("../"):
         return None  # outside the project: it did not move with it (another folder now)
-    if os.path.normpath(os.path.join(home, relative)) == destination:
+    # Where the destination really is now: inside the project, at the same place (a
+    # symlink in the way, pub -> ../shared, may lead to another folder altogether).
+    if os.path.relpath(os.path.realpath(destination), os.path.realpath(home)) == relative:
         return True
     return None
 

@@ -279,3 +279,25 @@ def test_a_copied_project_never_takes_a_folder_outside_it_for_its_destination(
     _cli(copy / "staticbuild.yaml", "apply", "--no-input")
     assert (tmp_path / "y/public/old.css").read_text() == "old"
     assert (tmp_path / "x/public/old.css").exists()  # the original's record is its own
+
+
+def test_a_copied_project_never_follows_a_symlink_out_of_it_to_another_destination(
+    tmp_path: Path,
+) -> None:
+    """destination: pub/static with pub -> ../shared: in a copy, pub leads to another
+    folder, which is not the record's destination."""
+    first = tmp_path / "x/proj"
+    (first / "assets").mkdir(parents=True)
+    (tmp_path / "x/shared").mkdir()
+    (first / "pub").symlink_to("../shared")
+    (first / "assets/old.css").write_text("old")
+    spec = first / "staticbuild.yaml"
+    spec.write_text("version: 1\ndestination: pub/static\nsources: [assets]\n")
+    _cli(spec, "apply")
+    copy = tmp_path / "y/proj"
+    shutil.copytree(first, copy, symlinks=True)
+    (tmp_path / "y/shared/static").mkdir(parents=True)
+    (tmp_path / "y/shared/static/old.css").write_text("old")  # someone else's
+    (copy / "assets/old.css").unlink()
+    _cli(copy / "staticbuild.yaml", "apply", "--no-input")
+    assert (tmp_path / "y/shared/static/old.css").read_text() == "old"
