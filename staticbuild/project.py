@@ -120,6 +120,11 @@ class Project(msgspec.Struct, frozen=True):
         """Folders that symlinks in the destination may point into."""
         return self.watch_roots
 
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """The sources' prefixes (folders of the destination that hold a source's files)."""
+        return tuple(r.prefix for r in self.roots if r.prefix)
+
 
 def find_spec_file(path: str | os.PathLike[str] | None) -> Path:
     """The spec file to use: the given path, or ``./staticbuild.yaml``."""

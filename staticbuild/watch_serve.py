@@ -47,6 +47,8 @@ class ServedProject(Protocol):
     def link(self) -> bool: ...
     @property
     def ignore_patterns(self) -> tuple[str, ...]: ...
+    @property
+    def prefixes(self) -> tuple[str, ...]: ...
 
 
 def local_destination(project: ServedProject) -> Path | None:
@@ -90,6 +92,7 @@ def start_serving(project: ServedProject, addr: str, insecure: bool) -> DevServe
         insecure=insecure,
         ignore=project.ignore_patterns,
         manifest=manifest_name(project),
+        prefixes=project.prefixes,
     )
 
 
@@ -117,6 +120,7 @@ class Serving:
             ignore=project.ignore_patterns,
             manifest=manifest_name(project),
             refusal=reason,
+            prefixes=project.prefixes,
         )
         if reason is not None and self.refused is None:
             self.err_echo(f"Stopped serving static files (requests get 503): {reason}.")

@@ -615,3 +615,37 @@ def test_large_file_streams_completely(site: Site) -> None:
     assert reply.body == data
     tail = site.get("/static/big.bin", Range="bytes=-100")
     assert tail.body == data[-100:]
+
+
+def test_a_prefix_the_ignore_patterns_match_is_still_served(tmp_path: Path) -> None:
+    """Ignore patterns judge names below a source's prefix, as Django's finders do: files
+    collected under prefix ``CVS`` or ``.well-known`` are served; a dotfile below them is
+    not, nor one put in the destination by hand."""
+    from click.testing import CliRunner
+
+    from staticbuild.api import load_project
+    from staticbuild.cli import cli
+    from staticbuild.watch_serve import start_serving
+
+    write(tmp_path / "lib/js/x.js", b"x")
+    write(tmp_path / "lib/.hidden", b"secret")
+    write(tmp_path / "wk/security.txt", b"contact")
+    spec = tmp_path / "staticbuild.yaml"
+    spec.write_text(
+        "version: 1\ndestination: out\nsources:\n"
+        "  - {path: lib, prefix: CVS}\n  - {path: wk, prefix: .well-known/sub}\n"
+    )
+    result = CliRunner().invoke(cli, ["-f", str(spec), "apply"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    write(tmp_path / "out/CVS/.env", b"secret")
+    server = start_serving(load_project(spec), "127.0.0.1:0", insecure=True)
+    try:
+        for target, status in (
+            ("/static/CVS/js/x.js", 200),
+            ("/static/.well-known/sub/security.txt", 200),
+            ("/static/CVS/.env", 404),
+            ("/static/CVS/.hidden", 404),
+        ):
+            assert fetch(server.host, server.port, target).status == status, target
+    finally:
+        server.close()

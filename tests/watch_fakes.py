@@ -39,7 +39,7 @@ class FakeProject:
     warnings: tuple[str, ...] = ()
     storage: FakeStorage = FakeStorage()
     link: bool = False
-    ignore_patterns: tuple[str, ...] = ("*~", ".*", "CVS")
+    prefixes: tuple[str, ...] = ()
 
 
 def load_fake_project(spec_path: Path) -> FakeProject:

@@ -60,6 +60,8 @@ class ServeConfig:
     hashed: ManifestNames | None = None
     #: why nothing is served for now (a spec edit turned ``debug`` off), or None
     refusal: str | None = None
+    #: the sources' prefixes: folders of the destination the ignore patterns do not judge
+    prefixes: frozenset[str] = frozenset()
 
 
 def _config(
@@ -69,11 +71,16 @@ def _config(
     ignore: Sequence[str],
     manifest: str | None,
     refusal: str | None = None,
+    prefixes: Sequence[str] = (),
 ) -> ServeConfig:
     destination = Path(destination)
     hashed = ManifestNames(destination, manifest) if manifest else None
     roots = tuple(allowed_roots)
-    return ServeConfig(destination, url_prefix(url), roots, IgnoreMatcher(ignore), hashed, refusal)
+    # A prefix "a/b" exempts "a" and "a/b": the folders it makes above the source's files.
+    exempt = frozenset(p.rsplit("/", n)[0] for p in prefixes for n in range(p.count("/") + 1))
+    return ServeConfig(
+        destination, url_prefix(url), roots, IgnoreMatcher(ignore), hashed, refusal, exempt
+    )
 
 
 class StaticFilesApp:
@@ -95,10 +102,11 @@ class StaticFilesApp:
         ignore: Sequence[str] = DEFAULT_IGNORE_PATTERNS,
         manifest: str | None = None,
         fallback: WSGIApplication | None = None,
+        prefixes: Sequence[str] = (),
     ) -> None:
         self._lock = threading.Lock()
         self.fallback = fallback
-        self.config = _config(destination, url, allowed_roots, ignore, manifest)
+        self.config = _config(destination, url, allowed_roots, ignore, manifest, prefixes=prefixes)
 
     def reconfigure(
         self,
@@ -109,6 +117,7 @@ class StaticFilesApp:
         ignore: Sequence[str] = DEFAULT_IGNORE_PATTERNS,
         manifest: str | None = None,
         refusal: str | None = None,
+        prefixes: Sequence[str] = (),
     ) -> None:
         """Serve another destination/prefix from the next request on (a spec edit).
 
@@ -116,7 +125,9 @@ class StaticFilesApp:
         prefix gets a 503 that says it, until a later call without one.
         """
         with self._lock:
-            self.config = _config(destination, url, allowed_roots, ignore, manifest, refusal)
+            self.config = _config(
+                destination, url, allowed_roots, ignore, manifest, refusal, prefixes
+            )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         config = self.config  # one read: a concurrent reconfigure cannot mix two configs
@@ -151,6 +162,7 @@ def _serve(config: ServeConfig, path: str, environ: WSGIEnvironment) -> Response
         config.destination,
         allowed_roots=config.allowed_roots,
         ignore=config.ignore,
+        exempt=config.prefixes,
     )
     immutable = config.hashed is not None and config.hashed.is_hashed(name)
     return respond(method, name, environ, resolve, immutable=immutable)
@@ -176,8 +188,16 @@ def make_app(
     ignore: Sequence[str] = DEFAULT_IGNORE_PATTERNS,
     manifest: str | None = None,
     fallback: WSGIApplication | None = None,
+    prefixes: Sequence[str] = (),
 ) -> StaticFilesApp:
-    """Build the WSGI app that serves ``destination`` at ``url`` (see :class:`StaticFilesApp`)."""
+    """Build the WSGI app that serves ``destination`` at ``url`` (see :class:`StaticFilesApp`);
+    ``prefixes``: the sources' prefixes (``ignore`` does not judge those folders' names)."""
     return StaticFilesApp(
-        destination, url, allowed_roots, ignore=ignore, manifest=manifest, fallback=fallback
+        destination,
+        url,
+        allowed_roots,
+        ignore=ignore,
+        manifest=manifest,
+        fallback=fallback,
+        prefixes=prefixes,
     )

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path, PureWindowsPath
 
 from staticbuild.finders import IgnoreMatcher, stat_file
@@ -85,6 +85,7 @@ def resolve_request_path(
     url_path: str,
     allowed_roots: Sequence[Path] = (),
     ignore: IgnoreMatcher = DEFAULT_IGNORE,
+    exempt: Collection[str] = (),
 ) -> Path | None:
     """Return the real path that serves ``url_path``, or ``None`` if it must be a 404.
 
@@ -94,9 +95,14 @@ def resolve_request_path(
     opens it and treats any failure as 404). A name the ``ignore`` patterns match (a
     dotfile, ``CVS``, ``*~``, the spec's own) is never served, wherever it is: apply does
     not collect such names, so one in the destination was put there by someone else.
+    The folders in ``exempt`` (the sources' prefixes, and their parents) are not judged:
+    the patterns apply below a source's prefix, as in Django.
     """
     segments = split_request_path(url_path)
-    if segments is None or any(ignore.matches(name) for name in segments):
+    if segments is None or any(
+        ignore.matches(name) and "/".join(segments[: i + 1]) not in exempt
+        for i, name in enumerate(segments)
+    ):
         return None  # a name apply never makes (.env, .git/, *.scss): someone else's file
     real_destination = os.path.realpath(destination)
     candidate = os.path.join(real_destination, *segments)

@@ -146,6 +146,7 @@ def start_server(
     insecure: bool = False,
     ignore: Sequence[str] = DEFAULT_IGNORE_PATTERNS,
     manifest: str | None = None,
+    prefixes: Sequence[str] = (),
 ) -> DevServer:
     """Check Django's rule, bind ``addr`` and start serving; raise ServeError if not possible."""
     check_serving_allowed(debug=debug, insecure=insecure)
@@ -153,7 +154,9 @@ def start_server(
         host, port = parse_addr(addr)
     except ValueError as exc:
         raise ServeError(f"{exc}; expected HOST:PORT such as {DEFAULT_ADDR}.") from exc
-    app = make_app(destination, url, allowed_roots, ignore=ignore, manifest=manifest)
+    app = make_app(
+        destination, url, allowed_roots, ignore=ignore, manifest=manifest, prefixes=prefixes
+    )
     return DevServer(app, host, port)
 
 
