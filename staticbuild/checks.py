@@ -243,8 +243,11 @@ def _app_folder_named(name: str, base: Path) -> str | None:
     """A folder beside the spec that ``name`` seems to mean (``mysite.blog``: ``blog``, or
     the dotted path as folders) and that has a static/ folder, spec-relative."""
     for rel in dict.fromkeys((name.replace(".", "/"), name.rpartition(".")[2])):
-        if (base / rel / "static").is_dir():
-            return rel
+        try:
+            if (base / rel / "static").is_dir():
+                return rel
+        except OSError:  # a name too long for a file name: no such folder
+            continue
     return None
 
 

@@ -129,6 +129,11 @@ BAD_SPECS = {
         "has a query or fragment; connection settings go in the s3 block",
         2,
     ),
+    "package name too long for a folder": (
+        GOOD + "apps:\n  - package: " + "a" * 300 + "\n",
+        "[SB-E013] (hint: pip install it",
+        5,
+    ),
     "other URL scheme": (
         "version: 1\ndestination: gs://bucket/x\nsources: [assets]\n",
         "is a gs:// URL; only s3:// URLs are supported",
