@@ -22,6 +22,7 @@ SB-E027    a path in the spec with a NUL byte (checked in spec.py)
 SB-E028    an app package that is a plain module (it has no folder for static/)
 SB-E029    the destination is a file or a broken symlink, or cannot be created
 SB-E030    storage.compress lists an encoding more than once (checked in spec.py)
+SB-E031    an app package that is a namespace package in several folders (Django refuses it)
 SB-W001    an app has no static/ folder (nothing to collect from it)
 SB-W002    a folder is listed twice (searched once, as Django's finders do)
 SB-W010    (watch) a source folder does not exist yet: it is watched for
@@ -37,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from staticbuild.bucket import is_bucket_url, normal_bucket_url, parse_bucket_url
-from staticbuild.packages import find_module, locate_package
+from staticbuild.packages import find_module, package_folders
 from staticbuild.project import STATE_DIR_NAME, Root
 from staticbuild.spec import LoadedSpec
 
@@ -105,10 +106,11 @@ def check_spec(loaded: LoadedSpec, *, missing_sources_ok: bool = False) -> Resol
     for i, app in enumerate(spec.apps):
         key = ("apps", i)
         if app.package is not None:
-            package_dir = locate_package(app.package, base)
-            if package_dir is None:
-                errors.append(_missing_package(loaded, (*key, "package"), app.package))
+            found = _package_folder(loaded, (*key, "package"), app.package, base)
+            if isinstance(found, str):
+                errors.append(found)
                 continue
+            package_dir = found
             label = f"package:{app.package}/static"
         else:
             assert app.path is not None
@@ -209,6 +211,25 @@ def _not_a_folder(path: Path) -> str:
     except OSError as exc:
         return f"cannot be read ({exc.strerror})"
     return "" if is_folder else "is a file, not a folder"
+
+
+def _package_folder(
+    loaded: LoadedSpec, key: tuple[str | int, ...], name: str, base: Path
+) -> Path | str:
+    """The folder of the app package ``name``, or the problem line saying why not."""
+    folders = package_folders(name, base)
+    if folders is None:
+        return _missing_package(loaded, key, name)
+    if len(folders) > 1:  # Django refuses such an app module too
+        shown = ", ".join(repr(str(f)) for f in folders)
+        return loaded.problem(
+            key,
+            "SB-E031",
+            f"package {name!r} is a namespace package in several folders ({shown}); "
+            "which one's static/ is meant is not known",
+            "give the app as {path: FOLDER}",
+        )
+    return folders[0]
 
 
 def _missing_package(loaded: LoadedSpec, key: tuple[str | int, ...], name: str) -> str:

@@ -69,9 +69,10 @@ def _find_spec(name: str, search: list[str] | None) -> ModuleSpec | None:
     return None
 
 
-def locate_package(name: str, base: Path | None = None) -> Path | None:
-    """The folder of package ``name`` (see :func:`find_module`), None if there is none."""
+def package_folders(name: str, base: Path | None = None) -> tuple[Path, ...] | None:
+    """The folders of package ``name`` (see :func:`find_module`): one, or several for a
+    namespace package spread over the path; None if there is no such package."""
     spec = find_module(name, base)
     if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(next(iter(spec.submodule_search_locations)))
+    return tuple(Path(p) for p in spec.submodule_search_locations)

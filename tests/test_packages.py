@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from staticbuild.api import find, load_project
-from tests.conftest import ROOT, make_spec, write
+from tests.conftest import ROOT, RunCli, make_spec, write
 
 #: (name, found): a top package, a package under it, one two levels down, and names
 #: under each that do not exist (``importlib.util.find_spec`` imports their parents)
@@ -168,3 +168,20 @@ def test_the_cached_spec_follows_what_decides_a_package(tmp_path: Path) -> None:
     shutil.rmtree(proj / "blog")
     write(proj / "blog/static/who.txt", "LOCAL")
     assert collected() == ("EXT", "EXT", "EXT")
+
+
+def test_a_namespace_package_in_several_folders_is_refused(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Django refuses an app module with several file-system locations; taking the first
+    would silently drop the other's static files."""
+    write(tmp_path / "proj/nsx/static/near.css", "n")
+    write(tmp_path / "ext/nsx/static/far.css", "f")
+    monkeypatch.syspath_prepend(str(tmp_path / "ext"))
+    spec = make_spec(tmp_path / "proj", "apps: [{package: nsx}]\n")
+    result = run_cli("-f", spec, "plan")
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "[SB-E031]" in lines[0], result.stderr
+    assert str(tmp_path / "ext/nsx") in lines[0] and str(tmp_path / "proj/nsx") in lines[0]
+    assert not (tmp_path / "proj/out").exists()
