@@ -127,12 +127,9 @@ class Project(msgspec.Struct, frozen=True):
 
 
 def find_spec_file(path: str | os.PathLike[str] | None) -> Path:
-    """The spec file to use: the given path, or ``./staticbuild.yaml``, with symlinks
-    resolved: its relative paths are relative to the folder that really holds it (as
-    Django's ``BASE_DIR = Path(__file__).resolve()...``), so ``../public`` is one folder
-    however the spec is reached (``-f`` through a symlinked folder, or from inside it)."""
+    """The spec file to use: the given path, or ``./staticbuild.yaml``."""
     chosen = Path(path) if path is not None else Path.cwd() / DEFAULT_SPEC_NAME
-    return Path(os.path.realpath(chosen))
+    return Path(os.path.abspath(chosen))
 
 
 class _CachedProject(msgspec.Struct):

@@ -301,19 +301,3 @@ def test_a_copied_project_never_follows_a_symlink_out_of_it_to_another_destinati
     (copy / "assets/old.css").unlink()
     _cli(copy / "staticbuild.yaml", "apply", "--no-input")
     assert (tmp_path / "y/shared/static/old.css").read_text() == "old"
-
-
-def test_a_spec_reached_through_a_symlinked_folder_has_one_destination(tmp_path: Path) -> None:
-    """``../public`` from the folder that really holds the spec, however it is reached."""
-    real = tmp_path / "B/real"
-    (real / "assets").mkdir(parents=True)
-    (real / "assets/a.css").write_text("a")
-    (real / "staticbuild.yaml").write_text(
-        "version: 1\ndestination: ../public\nsources: [assets]\n"
-    )
-    (tmp_path / "A").mkdir()
-    (tmp_path / "A/proj").symlink_to(real)
-    _cli(tmp_path / "A/proj/staticbuild.yaml", "apply")
-    assert (tmp_path / "B/public/a.css").exists()
-    assert not (tmp_path / "A/public").exists()
-    assert msgspec.json.decode(_cli(real / "staticbuild.yaml", "plan", "--json"))["actions"] == []
