@@ -9,6 +9,7 @@ the folders of the one before it, as the import system would, and nothing runs.
 from __future__ import annotations
 
 import importlib.machinery
+import os
 import sys
 from importlib.machinery import ModuleSpec
 from pathlib import Path
@@ -75,4 +76,9 @@ def package_folders(name: str, base: Path | None = None) -> tuple[Path, ...] | N
     spec = find_module(name, base)
     if spec is None or not spec.submodule_search_locations:
         return None
-    return tuple(Path(p) for p in spec.submodule_search_locations)
+    # One folder reached twice (the spec's folder is also on sys.path, or through a
+    # symlink) is one folder: Django too keeps one of each in a namespace __path__.
+    folders: dict[str, Path] = {}
+    for place in spec.submodule_search_locations:
+        folders.setdefault(os.path.realpath(place), Path(place))
+    return tuple(folders.values())

@@ -185,3 +185,18 @@ def test_a_namespace_package_in_several_folders_is_refused(
     assert len(lines) == 1 and "[SB-E031]" in lines[0], result.stderr
     assert str(tmp_path / "ext/nsx") in lines[0] and str(tmp_path / "proj/nsx") in lines[0]
     assert not (tmp_path / "proj/out").exists()
+
+
+def test_a_namespace_package_in_one_folder_reached_twice_is_one_folder(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spec's folder is searched first and may also be on sys.path (python -m, a .pth
+    file), directly or through a symlink: still one folder, collected as usual."""
+    write(tmp_path / "proj/ns1/static/n.css", "n")
+    (tmp_path / "link").symlink_to(tmp_path / "proj")
+    monkeypatch.syspath_prepend(str(tmp_path / "proj"))
+    monkeypatch.syspath_prepend(str(tmp_path / "link"))
+    spec = make_spec(tmp_path / "proj", "apps: [{package: ns1}]\n")
+    result = run_cli("-f", spec, "apply")
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "proj/out/n.css").read_text() == "n"
