@@ -133,11 +133,12 @@ def _moved(recorded: str, recorded_home: str, destination: str, home: str) -> bo
     relative = os.path.relpath(recorded, recorded_home)
     if relative == ".." or relative.startswith("../"):
         return None  # outside the project: it did not move with it (another folder now)
-    # Where the destination really is now: inside the project, at the same place (a
-    # symlink in the way, pub -> ../shared, may lead to another folder altogether).
-    if os.path.relpath(os.path.realpath(destination), os.path.realpath(home)) == relative:
-        return True
-    return None
+    if os.path.normpath(os.path.join(home, relative)) != destination:
+        return None
+    # And really inside the project: a symlink on the way (pub -> ../shared) may lead out
+    # of it, to a folder that did not move with it (one to build/ inside it is fine).
+    real = os.path.relpath(os.path.realpath(destination), os.path.realpath(home))
+    return None if real == ".." or real.startswith("../") else True
 
 
 def _rebased(path: str, recorded_home: str, home: str) -> str:

@@ -301,3 +301,21 @@ def test_a_copied_project_never_follows_a_symlink_out_of_it_to_another_destinati
     (copy / "assets/old.css").unlink()
     _cli(copy / "staticbuild.yaml", "apply", "--no-input")
     assert (tmp_path / "y/shared/static/old.css").read_text() == "old"
+
+
+def test_a_moved_project_whose_destination_is_a_symlink_inside_it_keeps_its_record(
+    tmp_path: Path,
+) -> None:
+    before = tmp_path / "P"
+    (before / "assets").mkdir(parents=True)
+    (before / "build").mkdir()
+    (before / "pub").symlink_to("build")
+    (before / "assets/a.css").write_text("a")
+    (before / "assets/b.css").write_text("b")
+    (before / "staticbuild.yaml").write_text("version: 1\ndestination: pub\nsources: [assets]\n")
+    _cli(before / "staticbuild.yaml", "apply")
+    after = tmp_path / "Q"
+    before.rename(after)
+    (after / "assets/b.css").unlink()
+    plan = msgspec.json.decode(_cli(after / "staticbuild.yaml", "plan", "--json"))
+    assert [(a["op"], a["path"]) for a in plan["actions"]] == [("delete", "b.css")]
