@@ -259,48 +259,34 @@ def test_a_torn_journal_loses_no_later_record(tmp_path: Path, cut: str) -> None:
     assert msgspec.json.decode(_cli(spec, "plan", "--json"))["actions"] == []
 
 
+@pytest.mark.parametrize(
+    ("destination", "outside"),
+    [("../public", "public"), ("pub/static", "shared/static")],
+    ids=["../public", "symlink pub -> ../shared"],
+)
 def test_a_copied_project_never_takes_a_folder_outside_it_for_its_destination(
-    tmp_path: Path,
+    tmp_path: Path, destination: str, outside: str
 ) -> None:
-    """destination: ../public does not move with the project: in the copy, the folder at
-    ../public is another site's, and its files are not staticbuild's to delete."""
+    """A destination outside the project (as written, or through a symlink) does not move
+    with it: in a copy, the folder there is another site's, whose files are not
+    staticbuild's to delete."""
     first = tmp_path / "x/a"
-    (first / "assets").mkdir(parents=True)
-    (first / "assets/keep.css").write_text("keep")
-    (first / "assets/old.css").write_text("old")
-    spec = first / "staticbuild.yaml"
-    spec.write_text("version: 1\ndestination: ../public\nsources: [assets]\n")
-    _cli(spec, "apply")
-    copy = tmp_path / "y/a"
-    shutil.copytree(first, copy)
-    (tmp_path / "y/public").mkdir()
-    (tmp_path / "y/public/old.css").write_text("old")  # the same bytes, someone else's
-    (copy / "assets/old.css").unlink()
-    _cli(copy / "staticbuild.yaml", "apply", "--no-input")
-    assert (tmp_path / "y/public/old.css").read_text() == "old"
-    assert (tmp_path / "x/public/old.css").exists()  # the original's record is its own
-
-
-def test_a_copied_project_never_follows_a_symlink_out_of_it_to_another_destination(
-    tmp_path: Path,
-) -> None:
-    """destination: pub/static with pub -> ../shared: in a copy, pub leads to another
-    folder, which is not the record's destination."""
-    first = tmp_path / "x/proj"
     (first / "assets").mkdir(parents=True)
     (tmp_path / "x/shared").mkdir()
     (first / "pub").symlink_to("../shared")
     (first / "assets/old.css").write_text("old")
     spec = first / "staticbuild.yaml"
-    spec.write_text("version: 1\ndestination: pub/static\nsources: [assets]\n")
+    spec.write_text(f"version: 1\ndestination: {destination}\nsources: [assets]\n")
     _cli(spec, "apply")
-    copy = tmp_path / "y/proj"
+    assert (tmp_path / "x" / outside / "old.css").exists()
+    copy = tmp_path / "y/a"
     shutil.copytree(first, copy, symlinks=True)
-    (tmp_path / "y/shared/static").mkdir(parents=True)
-    (tmp_path / "y/shared/static/old.css").write_text("old")  # someone else's
+    (tmp_path / "y" / outside).mkdir(parents=True)
+    (tmp_path / "y" / outside / "old.css").write_text("old")  # the same bytes, someone else's
     (copy / "assets/old.css").unlink()
     _cli(copy / "staticbuild.yaml", "apply", "--no-input")
-    assert (tmp_path / "y/shared/static/old.css").read_text() == "old"
+    assert (tmp_path / "y" / outside / "old.css").read_text() == "old"
+    assert (tmp_path / "x" / outside / "old.css").exists()  # the original's record is its own
 
 
 def test_a_moved_project_whose_destination_is_a_symlink_inside_it_keeps_its_record(
