@@ -203,6 +203,15 @@ def test_bad_spec_is_refused(run_cli: RunCli, tmp_path: Path, case: str, command
     assert not (tmp_path / ".staticbuild").exists()
 
 
+def refused_apply(run_cli: RunCli, spec: Path, root: Path) -> str:
+    """``apply`` of ``spec`` exits 1 and changes nothing below ``root``; its stderr."""
+    before = tree(root)
+    result = run_cli("-f", spec, "apply", "--no-input")
+    assert result.exit_code == 1, result.output
+    assert tree(root) == before
+    return result.stderr
+
+
 @pytest.mark.parametrize(
     "name",
     [
@@ -226,12 +235,9 @@ def test_manifest_name_must_stay_inside_the_destination(
         tmp_path / "proj/staticbuild.yaml",
         GOOD + f"storage:\n  kind: manifest\n  manifest_name: {json.dumps(name)}\n",
     )
-    before = tree(tmp_path)
-    result = run_cli("-f", spec, "apply", "--no-input")
-    assert result.exit_code == 1, result.output
-    assert f"{spec}:6:3: storage.manifest_name: " in result.stderr
-    assert "[SB-E024]" in result.stderr and len(result.stderr.splitlines()) == 1
-    assert tree(tmp_path) == before
+    stderr = refused_apply(run_cli, spec, tmp_path)
+    assert f"{spec}:6:3: storage.manifest_name: " in stderr
+    assert "[SB-E024]" in stderr and len(stderr.splitlines()) == 1
 
 
 def test_manifest_name_may_be_in_a_sub_folder(run_cli: RunCli, tmp_path: Path) -> None:
@@ -276,12 +282,9 @@ def test_destination_overlapping_a_source_through_symlinks_is_refused(
         tmp_path / "staticbuild.yaml",
         f"version: 1\ndestination: {destination}\nsources: [assets]\n{extra}",
     )
-    before = tree(tmp_path)
-    result = run_cli("-f", spec, "apply", "--no-input")
-    assert result.exit_code == 1, result.output
-    assert f"{spec}:2:1: destination: " in result.stderr and "[SB-E012]" in result.stderr
-    assert "through symlinks" in result.stderr
-    assert tree(tmp_path) == before
+    stderr = refused_apply(run_cli, spec, tmp_path)
+    assert f"{spec}:2:1: destination: " in stderr and "[SB-E012]" in stderr
+    assert "through symlinks" in stderr
 
 
 def test_a_symlink_made_after_an_apply_is_noticed(run_cli: RunCli, tmp_path: Path) -> None:
@@ -322,12 +325,9 @@ def test_destination_may_not_hold_the_spec_or_the_state(
         proj / "staticbuild.yaml",
         f"version: 1\ndestination: {destination}\nsources: [../assets]\nclear: true\n",
     )
-    before = tree(tmp_path)
-    result = run_cli("-f", spec, "apply", "--no-input")
-    assert result.exit_code == 1, result.output
-    assert f"{spec}:2:1: destination: " in result.stderr and "[SB-E025]" in result.stderr
-    assert expected in result.stderr
-    assert tree(tmp_path) == before
+    stderr = refused_apply(run_cli, spec, tmp_path)
+    assert f"{spec}:2:1: destination: " in stderr and "[SB-E025]" in stderr
+    assert expected in stderr
 
 
 def test_a_destination_that_contains_the_state_folder_is_refused(
@@ -415,10 +415,7 @@ def test_schema_and_disk_problems_are_reported_in_one_round(
         "  - path: noapp\n"  # 12
         "link: 3\n",  # 13
     )
-    before = tree(tmp_path)
-    result = run_cli("-f", spec, "apply", "--no-input")
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.splitlines()
+    lines = refused_apply(run_cli, spec, tmp_path).splitlines()
     assert [line.removeprefix(f"Error: {spec}:").split(": ")[:2] for line in lines] == [
         ["3:1", "colour"],
         ["5:5", "sources[0]"],
@@ -441,7 +438,6 @@ def test_schema_and_disk_problems_are_reported_in_one_round(
         "SB-E002",
     ]
     assert "package 'no_such_pkg_xyz' is not installed" in lines[4]
-    assert tree(tmp_path) == before
 
 
 def test_the_destination_of_a_spec_with_invalid_parts_is_checked_too(
