@@ -25,7 +25,7 @@ import posixpath
 from collections.abc import Collection, Sequence
 from pathlib import Path, PureWindowsPath
 
-from staticbuild.finders import IgnoreMatcher, stat_file
+from staticbuild.finders import IgnoreMatcher, is_inside, stat_file
 from staticbuild.project import DEFAULT_IGNORE_PATTERNS, Root
 
 #: Longest URL path (below the prefix) worth a file-system call, in UTF-8 bytes.
@@ -76,10 +76,6 @@ def split_request_path(url_path: str) -> tuple[str, ...] | None:
     return segments
 
 
-def _within(path: str, roots: Sequence[str]) -> bool:
-    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
-
-
 def resolve_request_path(
     destination: Path,
     url_path: str,
@@ -112,7 +108,7 @@ def resolve_request_path(
         return None
     if real == real_destination:
         return None
-    if _within(real, [real_destination]):
+    if is_inside(real, real_destination):
         return Path(real)
     linked = _linked_source(real_destination, segments, allowed_roots, ignore)
     return None if linked is None else Path(linked)
@@ -132,7 +128,7 @@ def _linked_source(
     for index, name in enumerate(segments):
         path = os.path.join(folder, name)
         real = os.path.realpath(path)
-        if _within(real, [real_destination]):
+        if is_inside(real, real_destination):
             folder = real
             continue
         try:
@@ -156,6 +152,6 @@ def _collected(path: str, roots: Sequence[Path], ignore: IgnoreMatcher) -> str |
         rel = path[len(head) :].replace(os.sep, "/")
         if stat_file(Root(root_path, "", "", "source"), rel, ignore) is not None:
             real = os.path.realpath(path)
-            if _within(real, [os.path.realpath(root_path)]):
+            if is_inside(real, os.path.realpath(root_path)):
                 return real
     return None
