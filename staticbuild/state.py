@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import msgspec
 
 from staticbuild.atomic import Write, replace_file
+from staticbuild.finders import is_inside
 
 if TYPE_CHECKING:  # the manifest engine loads only when a plan derives hashed names
     from staticbuild.storage.manifest_cache import ManifestCache
@@ -130,23 +131,20 @@ def _moved(recorded: str, recorded_home: str, destination: str, home: str) -> bo
         return False
     if not recorded_home or recorded_home == home or "://" in destination:
         return None
-    relative = os.path.relpath(recorded, recorded_home)
-    if relative == ".." or relative.startswith("../"):
+    if not is_inside(recorded, recorded_home):
         return None  # outside the project: it did not move with it (another folder now)
-    if os.path.normpath(os.path.join(home, relative)) != destination:
+    if _rebased(recorded, recorded_home, home) != destination:
         return None
     # And really inside the project: a symlink on the way (pub -> ../shared) may lead out
     # of it, to a folder that did not move with it (one to build/ inside it is fine).
-    real = os.path.relpath(os.path.realpath(destination), os.path.realpath(home))
-    return None if real == ".." or real.startswith("../") else True
+    return True if is_inside(os.path.realpath(destination), os.path.realpath(home)) else None
 
 
 def _rebased(path: str, recorded_home: str, home: str) -> str:
     """A recorded folder inside the moved project, where it is now."""
-    relative = os.path.relpath(path, recorded_home)
-    if relative == ".." or relative.startswith("../"):
+    if not is_inside(path, recorded_home):
         return path  # outside the project: it did not move with it
-    return os.path.normpath(os.path.join(home, relative))
+    return os.path.normpath(os.path.join(home, os.path.relpath(path, recorded_home)))
 
 
 def load_state(
